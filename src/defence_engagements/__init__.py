@@ -1,0 +1,1 @@
+"""Defence engagements as linked data."""

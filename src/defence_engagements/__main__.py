@@ -1,0 +1,3 @@
+from defence_engagements.cli import main
+
+main()

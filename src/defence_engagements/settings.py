@@ -1,0 +1,145 @@
+"""The one source of truth for configuration.
+
+Defaults work from a checkout; each field can be overridden by an environment
+variable ``ENGAGEMENTS_<FIELD>`` (upper case) or by ``engagements.toml`` at the
+repository root (keys are the field names). Environment beats file beats default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from defence_engagements.errors import ConfigurationError
+
+CANONICAL_BASE = "https://w3id.org/defence-engagements/"
+DEFAULT_SERVICE_ALLOW = ("https://query.wikidata.org/sparql",)
+
+
+def _find_repo_root() -> Path:
+    """The checkout this package runs from, or the working directory."""
+    env = os.environ.get("ENGAGEMENTS_REPO_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path(__file__).resolve()
+    for candidate in (*here.parents, Path.cwd()):
+        if (candidate / "pyproject.toml").is_file() and (candidate / "ontology").is_dir():
+            return candidate
+    return Path.cwd()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    repo_root: Path
+    base_iri: str = CANONICAL_BASE
+    # Source directories, relative to repo_root unless absolute.
+    ontology_dir: Path = Path("ontology")
+    data_dir: Path = Path("data")
+    shapes_dir: Path = Path("shapes")
+    queries_dir: Path = Path("queries")
+    build_dir: Path = Path("build")
+    # Serving.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = None  # e.g. https://example.org/ ; default http://host:port/
+    query_timeout: float = 30.0  # seconds; the server's maximum, also its default
+    max_rows: int = 100_000
+    max_body_bytes: int = 1_000_000
+    max_query_length: int = 100_000
+    query_workers: int = 2
+    service_allow: tuple[str, ...] = DEFAULT_SERVICE_ALLOW
+    service_allow_private: bool = False
+    service_timeout: float = 10.0
+    # Outbound requests to Wikidata (links check/suggest).
+    wikidata_endpoint: str = "https://query.wikidata.org/sparql"
+    user_agent: str = (
+        "defence-engagements/0.1 (linked-data publication of defence engagements; "
+        "https://w3id.org/defence-engagements/)"
+    )
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def path(self, relative: Path) -> Path:
+        return relative if relative.is_absolute() else self.repo_root / relative
+
+    @property
+    def ontology_path(self) -> Path:
+        return self.path(self.ontology_dir)
+
+    @property
+    def data_path(self) -> Path:
+        return self.path(self.data_dir)
+
+    @property
+    def shapes_path(self) -> Path:
+        return self.path(self.shapes_dir)
+
+    @property
+    def queries_path(self) -> Path:
+        return self.path(self.queries_dir)
+
+    @property
+    def build_path(self) -> Path:
+        return self.path(self.build_dir)
+
+    @property
+    def current_build(self) -> Path:
+        """The published build: a symlink switched atomically by the build stage."""
+        return self.build_path / "current"
+
+    @property
+    def previous_build(self) -> Path:
+        return self.build_path / "previous"
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, Path):
+            return Path(raw)
+        if isinstance(default, tuple):
+            if isinstance(raw, list | tuple):
+                return tuple(str(x) for x in raw)
+            return tuple(part for part in str(raw).split() if part)
+        return raw
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError(f"setting {name!r}: cannot use {raw!r} ({exc})") from exc
+
+
+def load_settings(repo_root: Path | None = None, **overrides: Any) -> Settings:
+    """Defaults, then ``engagements.toml``, then ``ENGAGEMENTS_*`` variables, then overrides."""
+    root = (repo_root or _find_repo_root()).resolve()
+    base = Settings(repo_root=root)
+    values: dict[str, Any] = {}
+    config_file = root / "engagements.toml"
+    if config_file.is_file():
+        try:
+            values.update(tomllib.loads(config_file.read_text(encoding="utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{config_file}: {exc}") from exc
+    for f in fields(Settings):
+        env = os.environ.get(f"ENGAGEMENTS_{f.name.upper()}")
+        if env is not None and f.name not in {"repo_root", "extra"}:
+            values[f.name] = env
+    known = {f.name: getattr(base, f.name) for f in fields(Settings)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigurationError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    coerced = {
+        name: (raw if known[name] is None else _coerce(name, raw, known[name]))
+        for name, raw in values.items()
+    }
+    coerced.update({k: v for k, v in overrides.items() if v is not None})
+    return replace(base, **coerced)
