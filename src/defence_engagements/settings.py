@@ -53,6 +53,11 @@ class Settings:
     service_allow: tuple[str, ...] = DEFAULT_SERVICE_ALLOW
     service_allow_private: bool = False
     service_timeout: float = 10.0
+    # Remote stores (engagements push, serve --sparql-backend).
+    sparql_backend: str | None = None  # a remote SPARQL query endpoint to serve from
+    remote_timeout: float = 300.0  # seconds per request to a remote store
+    push_retries: int = 3  # retries per upload after a network failure or 5xx
+    push_backoff: float = 0.5  # first wait before a retry; doubled each time
     # Outbound requests to Wikidata (links check/suggest).
     wikidata_endpoint: str = "https://query.wikidata.org/sparql"
     user_agent: str = (
