@@ -97,3 +97,9 @@ class QueryTimeoutError(QueryError):
 
 class OverloadedError(QueryError):
     """No worker could take the query in time (HTTP 503 with Retry-After)."""
+
+    retry_after = 5  # seconds, for the Retry-After header
+
+
+class WorkerCrashedError(QueryError):
+    """A query worker process died while running a query; it was replaced (HTTP 500)."""
