@@ -52,7 +52,13 @@ class Settings:
     query_workers: int = 2
     service_allow: tuple[str, ...] = DEFAULT_SERVICE_ALLOW
     service_allow_private: bool = False
-    service_timeout: float = 10.0
+    service_timeout: float = 10.0  # seconds a query that calls SERVICE may run
+    query_queue_timeout: float = 10.0  # seconds a query may wait for a free worker (then 503)
+    max_header_bytes: int = 16_384  # all request headers together (then 431)
+    body_read_timeout: float = 15.0  # seconds to receive a request body (then 408)
+    max_connections: int = 512  # concurrent connections before uvicorn answers 503
+    keep_alive_timeout: float = 5.0  # seconds an idle keep-alive connection stays open
+    access_log: bool = True  # one JSON line per request on stderr
     # Remote stores (engagements push, serve --sparql-backend).
     sparql_backend: str | None = None  # a remote SPARQL query endpoint to serve from
     remote_timeout: float = 300.0  # seconds per request to a remote store
