@@ -1,0 +1,1 @@
+"""Distribution beyond the embedded store: push to a remote store, publish a static site."""
