@@ -212,7 +212,8 @@ class WorkerPoolExecutor:
 
     ``current_link`` is ``build/current``; ``workers`` processes run queries in
     parallel; a query waits at most ``queue_timeout`` seconds for a free worker
-    (then OverloadedError); a query that calls SERVICE runs for at most
+    (then OverloadedError); longer queries than ``max_query_length`` are refused;
+    a query that calls SERVICE runs for at most
     ``service_timeout`` seconds, as pyoxigraph's HTTP client has no time limit.
     """
 
@@ -224,12 +225,14 @@ class WorkerPoolExecutor:
         policy: ServicePolicy | None = None,
         service_timeout: float = 10.0,
         queue_timeout: float = 10.0,
+        max_query_length: int = 100_000,
     ) -> None:
         self.current_link = current_link
         self.size = max(1, workers)
         self.policy = policy or ServicePolicy()
         self.service_timeout = service_timeout
         self.queue_timeout = queue_timeout
+        self.max_query_length = max_query_length
         self._workers: list[_Worker] = []
         self._idle: asyncio.Queue[_Worker] | None = None
         self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="query-pool")
@@ -259,6 +262,11 @@ class WorkerPoolExecutor:
     async def execute(self, request: QueryRequest) -> QueryResponse:
         if self._closed:
             raise OverloadedError("the query service is shutting down")
+        if len(request.query) > self.max_query_length:
+            raise QueryError(
+                f"the query is {len(request.query)} characters long; "
+                f"this server accepts at most {self.max_query_length}"
+            )
         await self.start()
         assert self._idle is not None
         limit = request.timeout

@@ -1,0 +1,1 @@
+"""The ASGI app: SPARQL protocol, linked-data documents, pages, dumps, operations."""

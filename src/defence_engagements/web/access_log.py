@@ -1,0 +1,110 @@
+"""A structured access log: one JSON object per request, one line each.
+
+Fields: ``time`` (UTC, ISO 8601), ``method``, ``path``, ``status``, ``bytes`` (body
+bytes sent), ``duration_ms``, ``query_sha256`` (the first 16 hex digits of the
+SHA-256 of the SPARQL query, from the URL or the body, so repeated and abusive
+queries can be told apart without logging their text) and, when set, ``truncated``
+and ``retry_after``. Client addresses are not logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("defence_engagements.access")
+
+_MAX_BODY_TO_HASH = 4_000_000
+
+
+def query_digest(query: str | None) -> str | None:
+    if query is None:
+        return None
+    return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _query_from(query_string: bytes, content_type: str, body: bytes) -> str | None:
+    for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
+        if name == "query":
+            return value
+    if content_type.startswith("application/sparql-query"):
+        return body.decode("utf-8", "replace")
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            if name == "query":
+                return value
+    return None
+
+
+class AccessLogMiddleware:
+    def __init__(self, app: ASGIApp, *, logger: logging.Logger = log) -> None:
+        self.app = app
+        self.logger = logger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = 0
+        sent = 0
+        extra: dict[str, object] = {}
+        body = bytearray()
+
+        async def teeing_receive() -> Message:
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < _MAX_BODY_TO_HASH:
+                body.extend(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                for key, value in message.get("headers", ()):
+                    if key == b"x-result-truncated":
+                        extra["truncated"] = value == b"true"
+                    elif key == b"retry-after":
+                        extra["retry_after"] = value.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, teeing_receive, counting_send)
+        finally:
+            content_type = ""
+            for key, value in scope.get("headers", ()):
+                if key == b"content-type":
+                    content_type = value.decode("latin-1").lower()
+            query = _query_from(scope.get("query_string", b""), content_type, bytes(body))
+            record = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "method": scope.get("method"),
+                "path": scope.get("path"),
+                "status": status or 500,
+                "bytes": sent,
+                "duration_ms": round((time.monotonic() - started) * 1000, 2),
+                "query_sha256": query_digest(query),
+                **extra,
+            }
+            self.logger.info(json.dumps(record, ensure_ascii=False))
+
+
+def configure_access_log(enabled: bool) -> None:
+    """Send access lines to stderr as bare JSON (no prefix), or silence them."""
+    log.propagate = False
+    log.handlers.clear()
+    if enabled:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    else:
+        log.setLevel(logging.CRITICAL + 1)
