@@ -1,0 +1,152 @@
+"""The worker-pool executor on a real on-disk store: limits that really stop queries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from defence_engagements import formats
+from defence_engagements.errors import (
+    NotAcceptableError,
+    OverloadedError,
+    QueryError,
+    QuerySyntaxError,
+    QueryTimeoutError,
+    ServiceNotAllowedError,
+    WorkerCrashedError,
+)
+from defence_engagements.query import QueryRequest, ResultKind
+from defence_engagements.query.pool import WorkerPoolExecutor
+
+from .conftest import publish_tiny_build
+
+pytestmark = pytest.mark.anyio
+
+CARTESIAN = "SELECT (COUNT(*) AS ?n) { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+
+
+def request(query: str, **options: object) -> QueryRequest:
+    return QueryRequest(
+        query=query,
+        results_format=options.pop("results_format", formats.RESULTS_JSON),  # type: ignore[arg-type]
+        graph_format=options.pop("graph_format", formats.NTRIPLES),  # type: ignore[arg-type]
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def count_of(body: bytes) -> int:
+    return int(json.loads(body)["results"]["bindings"][0]["n"]["value"])
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def pool(tiny_build: Path) -> AsyncIterator[WorkerPoolExecutor]:
+    executor = WorkerPoolExecutor(tiny_build / "current", workers=2, queue_timeout=1.0)
+    await executor.start()
+    yield executor
+    await executor.close()
+
+
+async def test_a_query_out_of_time_is_stopped_and_the_pool_keeps_answering(
+    pool: WorkerPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = time.monotonic()
+    with caplog.at_level(logging.WARNING), pytest.raises(QueryTimeoutError) as stopped:
+        await pool.execute(request(CARTESIAN, timeout=1.0))
+    assert 1.0 <= time.monotonic() - started < 2.0
+    assert stopped.value.limit == 1.0 and stopped.value.elapsed >= 1.0
+    assert "ran out of time" in caplog.text
+    for _ in range(2 * pool.size):  # every worker, the replacement included, answers
+        started = time.monotonic()
+        answer = await pool.execute(request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"))
+        assert count_of(answer.body) == 300
+        assert time.monotonic() - started < 0.5
+
+
+async def test_a_slow_query_does_not_stall_fast_ones(pool: WorkerPoolExecutor) -> None:
+    slow = asyncio.create_task(pool.execute(request(CARTESIAN, timeout=2.0)))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    for _ in range(20):
+        await pool.execute(request("ASK { ?s ?p ?o }"))
+    assert time.monotonic() - started < 1.0
+    assert not slow.done()
+    with pytest.raises(QueryTimeoutError):
+        await slow
+
+
+async def test_results_stop_at_max_rows_and_say_so(pool: WorkerPoolExecutor) -> None:
+    for fmt in formats.RESULTS_FORMATS:
+        answer = await pool.execute(
+            request("SELECT * { ?s ?p ?o }", max_rows=7, results_format=fmt)
+        )
+        assert (answer.rows, answer.truncated, answer.format) == (7, True, fmt)
+    whole = await pool.execute(request("SELECT * { ?s ?p ?o }", max_rows=300))
+    assert (whole.rows, whole.truncated) == (300, False)
+    assert len(json.loads(whole.body)["results"]["bindings"]) == 300
+    graph = await pool.execute(request("CONSTRUCT WHERE { ?s ?p ?o }", max_rows=10))
+    assert graph.kind is ResultKind.GRAPH and (graph.rows, graph.truncated) == (10, True)
+    assert len(graph.body.decode().strip().splitlines()) == 10
+
+
+async def test_errors_are_the_documented_classes(pool: WorkerPoolExecutor) -> None:
+    with pytest.raises(QuerySyntaxError):
+        await pool.execute(request("SELEC * { ?s ?p ?o }"))
+    with pytest.raises(ServiceNotAllowedError):
+        await pool.execute(request("SELECT * { SERVICE <http://127.0.0.1:9/> { ?s ?p ?o } }"))
+    with pytest.raises(NotAcceptableError):
+        await pool.execute(request("CONSTRUCT WHERE { ?s ?p ?o }", graph_format=None))
+    with pytest.raises(QueryError, match="characters long"):
+        await pool.execute(request("ASK {}" + " " * 200_000))
+
+
+async def test_a_dead_worker_is_replaced_and_logged(
+    pool: WorkerPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    victim = asyncio.create_task(pool.execute(request(CARTESIAN, timeout=5.0)))
+    await asyncio.sleep(0.3)
+    busy = [w for w in pool._workers if pool._idle is not None and w not in pool._idle._queue]
+    assert len(busy) == 1
+    with caplog.at_level(logging.WARNING):
+        os.kill(busy[0].process.pid, signal.SIGKILL)
+        with pytest.raises(WorkerCrashedError):
+            await victim
+    assert "died while running a query" in caplog.text
+    for _ in range(2 * pool.size):
+        assert count_of((await pool.execute(request("SELECT (COUNT(*) AS ?n) {?s ?p ?o}"))).body)
+
+
+async def test_a_full_pool_answers_overloaded(tiny_build: Path) -> None:
+    executor = WorkerPoolExecutor(tiny_build / "current", workers=1, queue_timeout=0.3)
+    try:
+        slow = asyncio.create_task(executor.execute(request(CARTESIAN, timeout=2.0)))
+        await asyncio.sleep(0.2)
+        with pytest.raises(OverloadedError) as overloaded:
+            await executor.execute(request("ASK {}"))
+        assert overloaded.value.retry_after > 0
+        with pytest.raises(QueryTimeoutError):
+            await slow
+    finally:
+        await executor.close()
+
+
+async def test_workers_follow_a_newly_published_build(
+    pool: WorkerPoolExecutor, tiny_build: Path
+) -> None:
+    count = "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"
+    assert count_of((await pool.execute(request(count))).body) == 300
+    publish_tiny_build(tiny_build, "tiny-2", 12)
+    for _ in range(2 * pool.size):
+        assert count_of((await pool.execute(request(count))).body) == 12
