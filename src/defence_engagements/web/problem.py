@@ -114,7 +114,7 @@ class LastResortMiddleware:
         except Exception:
             log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if started:
-                raise  # too late for a clean answer; the server closes the connection
+                return  # an answer is already on its way; the error is logged
             await send_problem(
                 send,
                 500,
