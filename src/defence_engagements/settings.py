@@ -70,6 +70,12 @@ class Settings:
         "defence-engagements/0.1 (linked-data publication of defence engagements; "
         "https://w3id.org/defence-engagements/)"
     )
+    wikidata_batch_size: int = 50  # items per VALUES block in one query
+    wikidata_timeout: float = 60.0  # seconds per request
+    wikidata_retries: int = 4  # retries after a network failure, 429 or 5xx
+    wikidata_backoff: float = 1.0  # first wait before a retry; doubled each time
+    wikidata_max_wait: float = 120.0  # longest Retry-After we honour before giving up
+    wikidata_cache_ttl: float = 7 * 86400.0  # seconds a cached answer stays fresh
     extra: dict[str, Any] = field(default_factory=dict)
 
     def path(self, relative: Path) -> Path:
