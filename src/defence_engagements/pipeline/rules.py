@@ -23,7 +23,7 @@ consistency test own that).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
@@ -383,18 +383,100 @@ def _list_members(store: ox.Store, head: ox.NamedNode | ox.BlankNode) -> list[ox
     return members
 
 
+def _transitive_closure(successors: dict[ox.Term, set[ox.Term]]) -> dict[ox.Term, set[ox.Term]]:
+    """Everything each node reaches in one or more steps (Tarjan's SCCs, sinks first).
+
+    Computed in Python rather than as a SPARQL path or a self-join: pyoxigraph
+    evaluates `p+` from every start node afresh, and a self-join re-derives every
+    path at every step; here each strongly connected component is visited once.
+    """
+    index: dict[ox.Term, int] = {}
+    low: dict[ox.Term, int] = {}
+    on_stack: set[ox.Term] = set()
+    stack: list[ox.Term] = []
+    component_of: dict[ox.Term, int] = {}
+    components: list[list[ox.Term]] = []
+    reach: list[set[ox.Term]] = []
+    for root in list(successors):
+        if root in index:
+            continue
+        work: list[tuple[ox.Term, Iterator[ox.Term]]] = [(root, iter(successors.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(successors.get(child, ()))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                members: list[ox.Term] = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component_of[member] = len(components)
+                    members.append(member)
+                    if member == node:
+                        break
+                reached: set[ox.Term] = set()
+                cyclic = len(members) > 1 or node in successors.get(node, ())
+                if cyclic:
+                    reached.update(members)
+                for member in members:
+                    for child in successors.get(member, ()):
+                        target = component_of[child]
+                        if target != len(components):
+                            reached.update(components[target])
+                            reached |= reach[target]
+                components.append(members)
+                reach.append(reached)
+    return {node: reach[component_of[node]] for node in successors}
+
+
+def _close_transitive(store: ox.Store, prop: ox.NamedNode) -> int:
+    """prp-trp for one property; returns how many triples it added."""
+    graph = ox.DefaultGraph()
+    successors: dict[ox.Term, set[ox.Term]] = {}
+    for quad in store.quads_for_pattern(None, prop, None, graph):
+        successors.setdefault(quad.subject, set()).add(quad.object)
+    closure = _transitive_closure(successors)
+    new = [
+        ox.Quad(node, prop, target, graph)
+        for node, targets in closure.items()
+        for target in targets - successors[node]
+        if not isinstance(node, ox.Literal)
+    ]
+    store.extend(new)
+    return len(new)
+
+
+def _transitive_properties(store: ox.Store) -> list[ox.NamedNode]:
+    rdf_type = ox.NamedNode(RDF + "type")
+    transitive = ox.NamedNode(OWL + "TransitiveProperty")
+    return [
+        quad.subject
+        for quad in store.quads_for_pattern(None, rdf_type, transitive, ox.DefaultGraph())
+        if isinstance(quad.subject, ox.NamedNode)
+    ]
+
+
 def _specialised_rules(store: ox.Store) -> list[Rule]:
     """Rules generated per property or class from the schema as it stands now."""
     rules: list[Rule] = []
-    transitive = ox.NamedNode(OWL + "TransitiveProperty")
-    rdf_type = ox.NamedNode(RDF + "type")
-    for quad in store.quads_for_pattern(None, rdf_type, transitive, ox.DefaultGraph()):
-        if isinstance(quad.subject, ox.NamedNode):
-            p = _iri(quad.subject)
-            # prp-trp: one path evaluation closes the property in a single update.
-            rules.append(
-                Rule(f"prp-trp {p}", f"INSERT {{ ?x {p} ?z }} WHERE {{ ?x {p}/{p}+ ?z }}", "")
-            )
     chain_axiom = ox.NamedNode(OWL + "propertyChainAxiom")
     for quad in store.quads_for_pattern(None, chain_axiom, None, ox.DefaultGraph()):
         chain = _list_members(store, quad.object)
@@ -528,6 +610,12 @@ def close_store(store: ox.Store, *, max_rounds: int = 100) -> ReasoningReport:
         round_start = size
         _run(store, DATA_RULES, report)
         _run(store, _specialised_rules(store), report)
+        transitive_started = time.perf_counter()
+        for prop in _transitive_properties(store):
+            _close_transitive(store, prop)
+        report.rule_seconds["prp-trp"] = (
+            report.rule_seconds.get("prp-trp", 0.0) + time.perf_counter() - transitive_started
+        )
         if store.query(equality_guard):
             _run(store, EQUALITY_RULES, report)
         size = _size(store)
