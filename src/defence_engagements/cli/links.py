@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -89,3 +90,97 @@ def check(
     )
     if report.problems or (strict and report.warnings):
         raise typer.Exit(1)
+
+
+@links_app.command()
+def suggest(
+    endpoint: EndpointOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Review file to write (TSV; default build/links/suggestions.tsv)."),
+    ] = None,
+    language: Annotated[
+        list[str] | None,
+        typer.Option(help="Label languages to look up besides each name's own (default en, mul)."),
+    ] = None,
+    refresh: RefreshOption = False,
+) -> None:
+    """Propose Wikidata items for people, organisations, places and countries without a link.
+
+    Candidates are found by exact label or alias, scored by name, type and context,
+    and written to a review file with the command that accepts each one. Nothing is
+    published until a person runs `engagements links accept`.
+    """
+    from defence_engagements.links.records import load_data
+    from defence_engagements.links.suggest import (
+        DEFAULT_LANGUAGES,
+        suggest_links,
+        write_review_file,
+    )
+
+    settings = load_settings()
+    data = load_data(settings.data_path)
+    target = out or settings.build_path / "links" / "suggestions.tsv"
+    with _client(settings, endpoint, refresh) as client:
+        suggestions = suggest_links(
+            data,
+            client,
+            languages=tuple(language or DEFAULT_LANGUAGES),
+            batch_size=settings.wikidata_batch_size,
+        )
+    rows = write_review_file(suggestions, target, short=lambda iri: _short(iri, settings))
+    for suggestion in suggestions:
+        best = suggestion.candidates[0] if suggestion.candidates else None
+        more = len(suggestion.candidates) - 1
+        shown = (
+            f"{best.qid} {escape(best.label)} (score {best.score:.2f}"
+            f"{f', {more} more' if more else ''})"
+            if best
+            else "[dim]no candidate[/]"
+        )
+        console.print(f"{escape(_short(suggestion.entity, settings)):<45} {shown}", soft_wrap=True)
+    console.print(
+        f"{len(suggestions)} unlinked entit{'y' if len(suggestions) == 1 else 'ies'}, "
+        f"{rows} candidate(s) written to {target}; review, then `engagements links accept`",
+        soft_wrap=True,
+    )
+
+
+@links_app.command()
+def accept(
+    entity: Annotated[
+        str, typer.Argument(help="Our entity: TYPE/SLUG (e.g. person/gen-nakatani) or its IRI.")
+    ],
+    qid: Annotated[str, typer.Argument(help="The Wikidata item, e.g. Q5530859.")],
+    label_seen: Annotated[
+        str | None,
+        typer.Option(help="The label or alias seen on the item (default: the entity's name)."),
+    ] = None,
+    language: Annotated[
+        str | None, typer.Option(help="Language tag of --label-seen (default en).")
+    ] = None,
+    evidence: Annotated[
+        str | None, typer.Option(help="How the link was established (kept with the link).")
+    ] = None,
+) -> None:
+    """Write a reviewed link and its evidence into data/wikidata-links.ttl.
+
+    Refuses a malformed QID, an entity that already has a link, and an item that is
+    already linked from another entity. Run `engagements links check` afterwards.
+    """
+    from defence_engagements.links.accept import accept_link
+
+    settings = load_settings()
+    accepted = accept_link(
+        settings.data_path,
+        entity,
+        qid,
+        base=settings.base_iri,
+        label_seen=label_seen,
+        language=language,
+        evidence=evidence,
+    )
+    console.print(
+        f"linked {escape(_short(accepted.entity, settings))} to {accepted.item} in {accepted.path}",
+        soft_wrap=True,
+    )
