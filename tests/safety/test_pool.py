@@ -93,9 +93,12 @@ async def test_results_stop_at_max_rows_and_say_so(pool: WorkerPoolExecutor) -> 
             request("SELECT * { ?s ?p ?o }", max_rows=7, results_format=fmt)
         )
         assert (answer.rows, answer.truncated, answer.format) == (7, True, fmt)
+    told = json.loads((await pool.execute(request("SELECT * { ?s ?p ?o }", max_rows=7))).body)
+    assert told["truncated"] is True and "first 7 solutions" in told["warning"]
     whole = await pool.execute(request("SELECT * { ?s ?p ?o }", max_rows=300))
     assert (whole.rows, whole.truncated) == (300, False)
     assert len(json.loads(whole.body)["results"]["bindings"]) == 300
+    assert "truncated" not in json.loads(whole.body)
     graph = await pool.execute(request("CONSTRUCT WHERE { ?s ?p ?o }", max_rows=10))
     assert graph.kind is ResultKind.GRAPH and (graph.rows, graph.truncated) == (10, True)
     assert len(graph.body.decode().strip().splitlines()) == 10

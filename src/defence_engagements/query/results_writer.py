@@ -118,7 +118,11 @@ def _json_term(term: Term) -> dict[str, object]:
 
 
 def _write_json(out: io.StringIO, variables: list[str], solutions: _Bounded) -> None:
-    out.write('{"head":{"vars":' + json.dumps(variables) + '},"results":{"bindings":[')
+    out.write(
+        '{"head":{"vars":'
+        + json.dumps(variables, separators=(",", ":"))
+        + '},"results":{"bindings":['
+    )
     for index, row in enumerate(_rows(variables, solutions)):
         binding = {
             name: _json_term(term) for name, term in zip(variables, row, strict=True) if term
@@ -126,7 +130,15 @@ def _write_json(out: io.StringIO, variables: list[str], solutions: _Bounded) -> 
         out.write(
             ("," if index else "") + json.dumps(binding, ensure_ascii=False, separators=(",", ":"))
         )
-    out.write("]}}")
+    out.write("]}")
+    if solutions.truncated:
+        # Extra members are ignored by SPARQL JSON readers; people and scripts see them.
+        note = (
+            f"only the first {solutions.count} solutions are included: the server's "
+            "row limit was reached (see the X-Result-Truncated header)"
+        )
+        out.write(',"truncated":true,"warning":' + json.dumps(note))
+    out.write("}")
 
 
 def _xml_term(term: Term) -> str:
