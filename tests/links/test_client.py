@@ -32,6 +32,7 @@ class Recorder:
         self.upstream = upstream
         self.script = list(script)
         self.requests: list[tuple[float, str]] = []  # (time, User-Agent)
+        self.bodies: list[bytes] = []
 
 
 @contextmanager
@@ -40,6 +41,7 @@ def recorder_server(recorder: Recorder) -> Iterator[str]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             recorder.requests.append((time.monotonic(), self.headers.get("User-Agent", "")))
+            recorder.bodies.append(body)
             if recorder.script:
                 status, headers = recorder.script.pop(0)
                 self.send_response(status)
