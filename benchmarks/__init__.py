@@ -1,0 +1,1 @@
+"""Benchmarks: heavy measurements, never part of `make test` (see README.md)."""
