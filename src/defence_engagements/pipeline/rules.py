@@ -537,13 +537,13 @@ def _one_time_triples(store: ox.Store) -> list[ox.Quad]:
     for (dt,) in store.query(
         "SELECT DISTINCT (DATATYPE(?o) AS ?dt) WHERE { ?s ?p ?o FILTER(isLiteral(?o)) }"
     ):
-        if str(dt) in rl_datatypes:
-            used.add(str(dt))
+        if dt.value in rl_datatypes:
+            used.add(dt.value)
     explicitly_typed: list[tuple[ox.Term, str]] = []
     for quad in store.quads_for_pattern(None, rdf_type, None, graph):
-        if str(quad.object) in rl_datatypes and not isinstance(quad.subject, ox.Literal):
-            used.add(str(quad.object))
-            explicitly_typed.append((quad.subject, str(quad.object)))
+        if quad.object.value in rl_datatypes and not isinstance(quad.subject, ox.Literal):
+            used.add(quad.object.value)
+            explicitly_typed.append((quad.subject, quad.object.value))
     subsumptions = {str(k): [str(v) for v in vs] for k, vs in OWL_Datatype_Subsumptions.items()}
     for subject, dt in explicitly_typed:
         for wider in subsumptions.get(dt, []):
