@@ -34,7 +34,7 @@ def test_a_cartesian_product_is_stopped_at_its_time_limit_and_light_queries_go_o
     assert answer.headers["content-type"].startswith("application/problem+json")
     problem = answer.json()
     assert problem["status"] == 503
-    assert problem["time_limit_seconds"] == 2
+    assert problem["limit_seconds"] == 2
     assert 2 <= problem["elapsed_seconds"] < 3
     started = time.monotonic()
     light = sparql(federating, LIGHT)
