@@ -1,0 +1,136 @@
+"""The SPARQL 1.1 Protocol query operation at ``/sparql``.
+
+A request becomes a :class:`~defence_engagements.query.QueryRequest` carrying the
+negotiated format for *both* result kinds (the kind is only known once the query is
+parsed); the executor runs it and says what it produced. Results are cached by
+ETag: the build version, the query, the dataset and the formats determine the
+answer, so a repeated request is answered 304 without running anything (queries
+whose answer can change within a build — SERVICE, NOW(), RAND()… — get no ETag).
+"""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from defence_engagements.errors import EngagementsError, NotAcceptableError
+from defence_engagements.query import QueryRequest
+from defence_engagements.web import negotiation
+from defence_engagements.web.caching import (
+    READ_HEADERS,
+    build_etag,
+    cached_headers,
+    matches_if_none_match,
+    not_modified,
+)
+from defence_engagements.web.context import WebContext
+from defence_engagements.web.errors import MethodNotAllowedError, ProtocolError, error_response
+from defence_engagements.web.examples import load_example_queries
+from defence_engagements.web.protocol import ProtocolRequest, read_protocol_request
+from defence_engagements.web.rendering import render_page
+from defence_engagements.web.service_description import service_description
+
+_VOLATILE = re.compile(r"\b(SERVICE|NOW|RAND|UUID|STRUUID|BNODE)\b", re.IGNORECASE)
+
+
+def _context(request: Request) -> WebContext:
+    return request.app.state.context  # type: ignore[no-any-return]
+
+
+async def sparql_endpoint(request: Request) -> Response:
+    context = _context(request)
+    try:
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise MethodNotAllowedError(f"{request.method} is not a SPARQL query operation")
+        body = await request.body() if request.method == "POST" else b""
+        protocol = read_protocol_request(
+            request.method,
+            request.url.query,
+            request.headers.get("content-type"),
+            body,
+        )
+        if protocol.query is None:
+            if request.method == "POST":
+                raise ProtocolError("the request has no query parameter")
+            return await _describe_service(request, context)
+        return await _answer(request, context, protocol)
+    except EngagementsError as error:
+        return error_response(request, error)
+
+
+def _timeout(protocol: ProtocolRequest, maximum: float) -> float:
+    if protocol.timeout is None or not protocol.timeout.strip():
+        return maximum
+    try:
+        wanted = float(protocol.timeout)
+    except ValueError:
+        raise ProtocolError(f"timeout={protocol.timeout!r} is not a number of seconds") from None
+    if not wanted > 0:
+        raise ProtocolError("timeout must be a positive number of seconds")
+    return min(wanted, maximum)
+
+
+async def _answer(request: Request, context: WebContext, protocol: ProtocolRequest) -> Response:
+    assert protocol.query is not None
+    accept = request.headers.get("accept")
+    results_format, graph_format = negotiation.negotiate_query_formats(
+        accept, protocol.format_override
+    )
+    if results_format is None and graph_format is None:
+        raise NotAcceptableError(
+            "none of the accepted media types is a SPARQL results or RDF format; "
+            "try application/sparql-results+json or text/turtle"
+        )
+    settings = context.settings
+    query_request = QueryRequest(
+        query=protocol.query,
+        results_format=results_format,
+        graph_format=graph_format,
+        default_graph_uris=protocol.default_graph_uris,
+        named_graph_uris=protocol.named_graph_uris,
+        timeout=_timeout(protocol, settings.query_timeout),
+        max_rows=settings.max_rows,
+    )
+    etag: str | None = None
+    if not _VOLATILE.search(protocol.query):
+        etag = build_etag(
+            context.builds.current().version,
+            protocol.query,
+            "|".join(protocol.default_graph_uris),
+            "|".join(protocol.named_graph_uris),
+            results_format.name if results_format else "-",
+            graph_format.name if graph_format else "-",
+            str(settings.max_rows),
+        )
+        if matches_if_none_match(request, etag):
+            return not_modified(etag)
+    response = await context.executor.execute(query_request)
+    headers = cached_headers(etag) if etag else {**READ_HEADERS, "Cache-Control": "no-store"}
+    if response.truncated:
+        headers["X-Result-Truncated"] = "true"
+        headers["X-Result-Limit"] = str(settings.max_rows)
+    return Response(response.body, headers=headers, media_type=response.format.content_type)
+
+
+async def _describe_service(request: Request, context: WebContext) -> Response:
+    accept = request.headers.get("accept")
+    if negotiation.prefers_html(accept):
+        examples = load_example_queries(context.settings.queries_path)
+        return render_page(
+            request,
+            "query.html",
+            {"examples": examples, "title": "Query the data"},
+        )
+    fmt = negotiation.negotiate(accept, negotiation.RDF_OFFER)
+    if fmt is None:
+        raise NotAcceptableError(
+            "the service description is available as Turtle, N-Triples, JSON-LD, RDF/XML or HTML"
+        )
+    build = context.builds.current()
+    etag = build_etag(build.version, "service-description", fmt.name, context.urls.serving_base)
+    if matches_if_none_match(request, etag):
+        return not_modified(etag)
+    body = service_description(context.urls, build, fmt)
+    return Response(body, headers=cached_headers(etag), media_type=fmt.content_type)
