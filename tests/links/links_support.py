@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import socket
@@ -47,7 +49,7 @@ def free_port() -> int:
 def run_engagements(
     *args: str, env: dict[str, str], timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """`engagements …` in a subprocess, as a user runs it."""
+    """`engagements …` in a subprocess, exactly as a user runs it."""
     return subprocess.run(
         [sys.executable, "-m", "defence_engagements", *args],
         cwd=REPO_ROOT,
@@ -56,6 +58,32 @@ def run_engagements(
         text=True,
         timeout=timeout,
     )
+
+
+def invoke(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`engagements …` through its real entry point, in this process (no start-up cost).
+
+    The environment is the only configuration channel, as in a subprocess.
+    """
+    from defence_engagements.cli import main
+
+    saved = {name: os.environ.get(name) for name in env}
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = 0
+    try:
+        os.environ.update(env)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main(list(args))
+            except SystemExit as exit_:
+                code = exit_.code if isinstance(exit_.code, int) else (1 if exit_.code else 0)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    return subprocess.CompletedProcess(list(args), code, stdout.getvalue(), stderr.getvalue())
 
 
 def oxigraph_binary() -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
-from links_support import FIXTURES, StandIn, links_env, run_engagements, start_stand_in
+from links_support import FIXTURES, StandIn, invoke, links_env, run_engagements, start_stand_in
 
 FINDING = re.compile(r"^\s*(problem|warning) (Q\d+)\s+(\S+): ([a-z-]+): ", re.MULTILINE)
 
@@ -15,6 +16,7 @@ def findings(stdout: str) -> set[tuple[str, str, str, str]]:
 
 
 def test_planted_problems_are_named_exactly(wikidata_stand_in: StandIn, tmp_path: Path) -> None:
+    # As a user runs it: a subprocess of the installed command.
     result = run_engagements(
         "links",
         "check",
@@ -43,10 +45,8 @@ def test_weak_matches_fail_only_when_strict(wikidata_stand_in: StandIn, tmp_path
     record = planted[planted.index("person:dovile-sakaliene a") : planted.index("# Unlinked")]
     (data / "links.ttl").write_text(header + record, encoding="utf-8")
     env = links_env(data, tmp_path / "build")
-    lenient = run_engagements("links", "check", "--endpoint", wikidata_stand_in.sparql, env=env)
-    strict = run_engagements(
-        "links", "check", "--strict", "--endpoint", wikidata_stand_in.sparql, env=env
-    )
+    lenient = invoke("links", "check", "--endpoint", wikidata_stand_in.sparql, env=env)
+    strict = invoke("links", "check", "--strict", "--endpoint", wikidata_stand_in.sparql, env=env)
     assert lenient.returncode == 0, lenient.stdout + lenient.stderr
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert findings(strict.stdout) == {
@@ -58,7 +58,7 @@ def test_clean_data_passes_and_a_second_run_needs_no_endpoint(tmp_path: Path) ->
     stand_in = start_stand_in(tmp_path / "wikidata")
     env = links_env(FIXTURES / "data-clean", tmp_path / "build")
     try:
-        first = run_engagements("links", "check", "--endpoint", stand_in.sparql, env=env)
+        first = invoke("links", "check", "--endpoint", stand_in.sparql, env=env)
     finally:
         stand_in.stop()
     assert first.returncode == 0, first.stdout + first.stderr
@@ -66,13 +66,11 @@ def test_clean_data_passes_and_a_second_run_needs_no_endpoint(tmp_path: Path) ->
     assert list((tmp_path / "build" / "cache" / "links").glob("*.json"))
 
     # The stand-in is gone: only the on-disk cache can answer.
-    second = run_engagements("links", "check", "--endpoint", stand_in.sparql, env=env)
+    second = invoke("links", "check", "--endpoint", stand_in.sparql, env=env)
     assert second.returncode == 0, second.stdout + second.stderr
     assert "all answers from the cache" in second.stdout
 
-    refreshed = run_engagements(
-        "links", "check", "--refresh", "--endpoint", stand_in.sparql, env=env
-    )
+    refreshed = invoke("links", "check", "--refresh", "--endpoint", stand_in.sparql, env=env)
     assert refreshed.returncode == 2, refreshed.stdout + refreshed.stderr
     assert "did not answer after 2 attempts" in refreshed.stderr
     assert "Traceback" not in refreshed.stderr
@@ -91,3 +89,68 @@ def test_unreachable_endpoint_exits_2(tmp_path: Path) -> None:
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") <= 3 and "Traceback" not in result.stderr
+
+
+def test_json_report_and_batches_give_the_same_findings(
+    wikidata_stand_in: StandIn, tmp_path: Path
+) -> None:
+    env = links_env(
+        FIXTURES / "data-planted", tmp_path / "build", ENGAGEMENTS_WIKIDATA_BATCH_SIZE="5"
+    )
+    result = invoke(
+        "links", "check", "--format", "json", "--endpoint", wikidata_stand_in.sparql, env=env
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    # 12 distinct items in batches of 5: three batches of two queries each.
+    assert report["requests"] == 6 and report["links"] == 12
+    assert {(f["severity"], f["qid"], f["code"]) for f in report["findings"]} == {
+        ("problem", "Q1754", "label"),
+        ("problem", "Q99990001", "redirect"),
+        ("problem", "Q99999999", "missing"),
+        ("problem", "Q99990002", "type"),
+        ("warning", "Q99990004", "weak-label"),
+    }
+
+
+def test_incomplete_and_duplicate_records_are_found_without_asking(
+    wikidata_stand_in: StandIn, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    clean = (FIXTURES / "data-clean" / "wikidata-links.ttl").read_text(encoding="utf-8")
+    header = clean[: clean.index("country:jp dex:wikidataLink")]
+    (data / "links.ttl").write_text(
+        header
+        + """
+country:jp rdfs:label "Japan"@en ; dex:wikidataLink link:country-jp .
+link:country-jp a dex:WikidataLink ; dex:wikidataItem wd:Q17 ; dex:labelSeen "Japan"@en .
+country:us rdfs:label "United States"@en ; dex:wikidataLink link:country-us .
+link:country-us a dex:WikidataLink ; dex:wikidataItem wd:Q17 ; dex:labelSeen "Japan"@en ;
+    dex:verifiedOn "2026-11-22"^^xsd:date ; dex:evidence "A copy-paste slip." .
+place:tokyo rdfs:label "Tokyo"@en ; dex:wikidataLink link:place-tokyo .
+link:place-tokyo a dex:WikidataLink ; dex:wikidataItem <http://www.wikidata.org/wiki/Q1490> ;
+    dex:labelSeen "Tokyo"@en ; dex:verifiedOn "2026-11-22"^^xsd:date ; dex:evidence "x" .
+""",
+        encoding="utf-8",
+    )
+    result = invoke(
+        "links",
+        "check",
+        "--format",
+        "json",
+        "--endpoint",
+        wikidata_stand_in.sparql,
+        env=links_env(data, tmp_path / "build"),
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    found = {
+        (f["entity"].rsplit("/id/", 1)[-1], f["code"])
+        for f in json.loads(result.stdout)["findings"]
+    }
+    assert found == {
+        ("country/jp", "incomplete"),  # no dex:verifiedOn, no dex:evidence
+        ("country/jp", "duplicate"),  # Q17 is linked from two entities
+        ("country/us", "duplicate"),  # (its label seen, "Japan", is on Q17: no label problem)
+        ("place/tokyo", "malformed"),  # a page URL, not the entity IRI
+    }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
-from links_support import FIXTURES, StandIn, links_env, run_engagements
+from links_support import FIXTURES, StandIn, invoke, links_env
 
 from defence_engagements.links.accept import TurtleWriter, parse_qid, resolve_entity
 from defence_engagements.namespaces import BASE
@@ -30,7 +30,7 @@ def test_suggest_ranks_the_right_candidate_first(
     wikidata_stand_in: StandIn, planted_copy: Path, tmp_path: Path
 ) -> None:
     review = tmp_path / "review.tsv"
-    result = run_engagements(
+    result = invoke(
         "links",
         "suggest",
         "--endpoint",
@@ -74,7 +74,7 @@ def test_accept_writes_a_record_that_check_accepts(
 ) -> None:
     env = links_env(planted_copy, tmp_path / "build")
     before = (planted_copy / "wikidata-links.ttl").read_text(encoding="utf-8")
-    result = run_engagements(
+    result = invoke(
         "links",
         "accept",
         "person/minoru-kihara",
@@ -104,13 +104,13 @@ def test_accept_writes_a_record_that_check_accepts(
           FILTER(DATATYPE(?d) = <http://www.w3.org/2001/XMLSchema#date>) }}"""
     assert store.query(ask)
 
-    checked = run_engagements("links", "check", "--endpoint", wikidata_stand_in.sparql, env=env)
+    checked = invoke("links", "check", "--endpoint", wikidata_stand_in.sparql, env=env)
     assert "minoru-kihara" not in checked.stdout  # the new link raises nothing
     assert "checked 13 link(s)" in checked.stdout
 
-    again = run_engagements("links", "accept", "person/minoru-kihara", "Q99990010", env=env)
+    again = invoke("links", "accept", "person/minoru-kihara", "Q99990010", env=env)
     assert again.returncode == 1 and "already linked to Q11518220" in again.stderr
-    taken = run_engagements("links", "accept", "place/stockholm", "Q1754", env=env)
+    taken = invoke("links", "accept", "place/stockholm", "Q1754", env=env)
     assert taken.returncode == 1 and "already linked from" in taken.stderr
     assert (planted_copy / "wikidata-links.ttl").read_text(encoding="utf-8") == after
 
@@ -129,9 +129,7 @@ def test_accept_refuses_bad_input(
     planted_copy: Path, tmp_path: Path, entity: str, qid: str, message: str
 ) -> None:
     before = (planted_copy / "wikidata-links.ttl").read_bytes()
-    result = run_engagements(
-        "links", "accept", entity, qid, env=links_env(planted_copy, tmp_path / "build")
-    )
+    result = invoke("links", "accept", entity, qid, env=links_env(planted_copy, tmp_path / "build"))
     assert result.returncode in {1, 2} and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert (planted_copy / "wikidata-links.ttl").read_bytes() == before

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -21,6 +23,12 @@ links_app = typer.Typer(
 )
 app.add_typer(links_app)
 console = Console(highlight=False)
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
 
 EndpointOption = Annotated[
     str | None,
@@ -57,6 +65,9 @@ def check(
     strict: Annotated[
         bool, typer.Option(help="Fail on warnings (weak label matches) too.")
     ] = False,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", help="text for people, json for tools.")
+    ] = OutputFormat.TEXT,
 ) -> None:
     """Re-verify every link in data/ against Wikidata.
 
@@ -74,6 +85,23 @@ def check(
         report = check_links(data, client, batch_size=settings.wikidata_batch_size)
         sent = client.requests_sent
         target = client.endpoint
+    failed = bool(report.problems or (strict and report.warnings))
+    if output_format is OutputFormat.JSON:
+        typer.echo(
+            json.dumps(
+                {
+                    "endpoint": target,
+                    "links": report.links,
+                    "requests": sent,
+                    "problems": len(report.problems),
+                    "warnings": len(report.warnings),
+                    "findings": [finding.as_json() for finding in report.findings],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        raise typer.Exit(1 if failed else 0)
     for finding in report.findings:
         style = "red" if finding.severity.value == "problem" else "yellow"
         console.print(
@@ -88,7 +116,7 @@ def check(
         f"{len(report.warnings)} warning(s); {cached}",
         soft_wrap=True,
     )
-    if report.problems or (strict and report.warnings):
+    if failed:
         raise typer.Exit(1)
 
 

@@ -28,9 +28,18 @@ class Severity(Enum):
 class Finding:
     entity: str
     qid: str
-    code: str  # malformed, duplicate, missing, redirect, label, weak-label, type
+    code: str  # malformed, duplicate, incomplete, missing, redirect, label, weak-label, type
     message: str
     severity: Severity = Severity.PROBLEM
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "entity": self.entity,
+            "qid": self.qid,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -96,6 +105,25 @@ def _local_findings(records: list[LinkRecord]) -> list[Finding]:
                 )
             )
             continue
+        missing = [
+            prop
+            for prop, value in (
+                ("dex:labelSeen", record.label_seen),
+                ("dex:verifiedOn", record.verified_on),
+                ("dex:evidence", record.evidence),
+            )
+            if not value
+        ]
+        if missing:
+            findings.append(
+                Finding(
+                    record.entity,
+                    record.qid,
+                    "incomplete",
+                    f"the link record has no {', '.join(missing)}",
+                    Severity.WARNING,
+                )
+            )
         by_entity[record.entity].add(record.qid)
         by_item[record.qid].add(record.entity)
     for entity, qids in sorted(by_entity.items()):
@@ -153,13 +181,13 @@ def judge(record: LinkRecord, facts: ItemFacts, data: DataGraph) -> list[Finding
     wanted = expected_for(record.kind)
     if wanted and not facts.types & {t.iri for t in wanted}:
         classes = ", ".join(sorted(qid_of(c) for c in facts.classes)) or "no P31"
-        allowed = " / ".join(f"{t.qid} {t.label}" for t in wanted)
+        allowed = ", ".join(f"{t.qid} {t.label}" for t in wanted)
         findings.append(
             Finding(
                 record.entity,
                 qid,
                 "type",
-                f"{qid} is not a {allowed} for a {record.kind} (P31: {classes})",
+                f"{qid} (P31: {classes}) is not of a class expected for a {record.kind}: {allowed}",
             )
         )
     return findings
