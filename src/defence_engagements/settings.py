@@ -70,7 +70,7 @@ class Settings:
         "defence-engagements/0.1 (linked-data publication of defence engagements; "
         "https://w3id.org/defence-engagements/)"
     )
-    wikidata_batch_size: int = 50  # items per VALUES block in one query
+    wikidata_batch_size: int = 25  # items per VALUES block in one query
     wikidata_timeout: float = 60.0  # seconds per request
     wikidata_retries: int = 4  # retries after a network failure, 429 or 5xx
     wikidata_backoff: float = 1.0  # first wait before a retry; doubled each time

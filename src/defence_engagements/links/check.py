@@ -88,7 +88,8 @@ def fetch_facts(client: WikidataClient, items: list[str], batch_size: int) -> di
     return facts
 
 
-def _local_findings(records: list[LinkRecord]) -> list[Finding]:
+def local_findings(records: list[LinkRecord]) -> list[Finding]:
+    """What is wrong with the records themselves, before asking anyone."""
     findings: list[Finding] = []
     by_entity: dict[str, set[str]] = defaultdict(set)
     by_item: dict[str, set[str]] = defaultdict(set)
@@ -193,9 +194,9 @@ def judge(record: LinkRecord, facts: ItemFacts, data: DataGraph) -> list[Finding
     return findings
 
 
-def check_links(data: DataGraph, client: WikidataClient, *, batch_size: int = 50) -> CheckReport:
+def check_links(data: DataGraph, client: WikidataClient, *, batch_size: int = 25) -> CheckReport:
     records = data.records()
-    findings = _local_findings(records)
+    findings = local_findings(records)
     valid = [r for r in records if WIKIDATA_ITEM_PATTERN.match(r.item)]
     items = sorted({r.item for r in valid}, key=lambda iri: int(qid_of(iri)[1:]))
     facts = fetch_facts(client, items, batch_size) if items else {}

@@ -31,12 +31,16 @@ CONTEXT_PROPERTIES = {
 
 
 def item_facts(items: Sequence[str]) -> str:
-    """Redirects, labels, aliases and direct classes of each item (all languages)."""
-    return f"""{PREFIXES}SELECT ?item ?redirect ?name ?class WHERE {{
+    """Redirects, labels, aliases and direct classes of each item.
+
+    Names in every language, but each distinct string once: a person's name is the
+    same in dozens of languages, so this keeps the answer small.
+    """
+    return f"""{PREFIXES}SELECT DISTINCT ?item ?redirect ?name ?class WHERE {{
   {values_block("item", items)}
   {{ ?item owl:sameAs ?redirect }}
-  UNION {{ ?item rdfs:label ?name }}
-  UNION {{ ?item skos:altLabel ?name }}
+  UNION {{ ?item rdfs:label ?label BIND(STR(?label) AS ?name) }}
+  UNION {{ ?item skos:altLabel ?label BIND(STR(?label) AS ?name) }}
   UNION {{ ?item wdt:P31 ?class }}
 }}"""
 

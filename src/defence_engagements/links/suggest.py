@@ -120,7 +120,7 @@ def suggest_links(
     *,
     kinds: Iterable[str] = SUGGESTABLE_TYPES,
     languages: Iterable[str] = DEFAULT_LANGUAGES,
-    batch_size: int = 50,
+    batch_size: int = 25,
     limit: int = CANDIDATES_PER_ENTITY,
 ) -> list[Suggestion]:
     records = data.records()

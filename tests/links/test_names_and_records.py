@@ -1,0 +1,62 @@
+"""Name comparison (exact vs weak) and the link records of the real data."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from links_support import REPO_ROOT
+
+from defence_engagements.links.check import local_findings
+from defence_engagements.links.names import NameMatch, compare, search_variants, similarity
+from defence_engagements.links.records import load_data
+from defence_engagements.namespaces import WIKIDATA_ITEM_PATTERN
+
+
+@pytest.mark.parametrize(
+    ("expected", "seen", "match"),
+    [
+        ("Japan", "japan", NameMatch.EXACT),
+        ("ＪＡＰＡＮ", "Japan", NameMatch.EXACT),  # NFKC: full-width letters
+        ("Strauss", "STRAUß", NameMatch.EXACT),  # case-folding: ß → ss
+        ("Joe  Biden ", "Joe Biden", NameMatch.EXACT),
+        ("Dovilė Šakalienė", "Dovile Sakaliene", NameMatch.WEAK),
+        ("U.S. Forces Japan", "US Forces Japan", NameMatch.WEAK),
+        ("USEUCOM‘s", "USEUCOM's", NameMatch.WEAK),  # typographic apostrophe
+        ("Stuttgart", "Stockholm", NameMatch.NONE),
+        ("Biden", "Joe Biden", NameMatch.NONE),
+        ("岸田文雄", "岸田文雄", NameMatch.EXACT),
+    ],
+)
+def test_exact_and_weak_matches(expected: str, seen: str, match: NameMatch) -> None:
+    assert compare(expected, seen) is match
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_similarity_ranks_exact_over_weak_over_the_rest(a: str, b: str) -> None:
+    score = similarity(a, b)
+    assert 0.0 <= score <= 1.0
+    assert (score == 1.0) == (compare(a, b) is NameMatch.EXACT)
+    if compare(a, b) is NameMatch.NONE:
+        assert score < 0.9
+
+
+def test_search_variants_drop_rank_and_initials() -> None:
+    assert search_variants("Maj. Gen. Daniel Lasica") == [
+        "Maj. Gen. Daniel Lasica",
+        "Daniel Lasica",
+    ]
+    assert search_variants("Robert M. Gates") == ["Robert M. Gates", "Robert Gates"]
+    assert search_variants("NATO") == ["NATO"]
+
+
+def test_the_real_link_records_are_complete_and_unique() -> None:
+    data = load_data(REPO_ROOT / "data")
+    records = data.records()
+    assert records, "data/ has no Wikidata link records"
+    assert all(WIKIDATA_ITEM_PATTERN.match(r.item) for r in records)
+    assert local_findings(records) == []
+    for record in records:
+        assert record.record.endswith(
+            f"/id/wikidata-link/{record.kind}-{record.entity.rsplit('/', 1)[1]}"
+        )
