@@ -80,7 +80,7 @@ def _summaries(rows: list[Row]) -> list[EngagementSummary]:
 
 
 _ENGAGEMENT_FIELDS = f"""
-  ?e a dex:Engagement .
+  ?e a/rdfs:subClassOf* dex:Engagement .
   {_label("e")}
   OPTIONAL {{ ?e dex:startDate ?start }}
   OPTIONAL {{ ?e dex:endDate ?end }}
@@ -174,6 +174,7 @@ class Quote:
     source: str | None
     source_label: str | None
     source_url: str | None
+    archive: str | None  # the archived text of the source (canonical IRI)
     speaker: str | None
 
 
@@ -185,7 +186,8 @@ async def quotes(executor: QueryExecutor, subject: str) -> list[Quote]:
   {s} dex:evidenceQuote ?quote . ?quote oa:exact ?text .
   OPTIONAL {{ ?quote dex:quotedFrom ?source . {_label("source")}
     OPTIONAL {{ ?source dcterms:title ?sourceTitle }}
-    OPTIONAL {{ ?source schema:url|foaf:page|dcterms:source ?url FILTER(isIRI(?url)) }} }}
+    OPTIONAL {{ ?source schema:url|foaf:page|dcterms:source ?url FILTER(isIRI(?url)) }}
+    OPTIONAL {{ ?source dex:archivedText ?archive }} }}
   OPTIONAL {{ ?quote dex:speaker ?speaker . {_label("speaker")} }}
 }}""",
     )
@@ -200,6 +202,7 @@ async def quotes(executor: QueryExecutor, subject: str) -> list[Quote]:
             source=_text(row, "source"),
             source_label=_text(row, "sourceTitle") or _text(row, "sourceLabel"),
             source_url=_text(row, "url"),
+            archive=_text(row, "archive"),
             speaker=_text(row, "speakerLabel"),
         )
     return list(found.values())
@@ -225,7 +228,8 @@ async def facets(executor: QueryExecutor, property_name: str) -> list[Facet]:
     """The values of ``dex:{property_name}`` over engagements, for the home page filters."""
     rows = await select(
         executor,
-        f"""SELECT DISTINCT ?v ?vLabel WHERE {{ ?e a dex:Engagement ; dex:{property_name} ?v .
+        f"""SELECT DISTINCT ?v ?vLabel WHERE {{
+        ?e a/rdfs:subClassOf* dex:Engagement ; dex:{property_name} ?v .
         OPTIONAL {{ ?v rdfs:label|skos:prefLabel ?vLabel
         FILTER(lang(?vLabel) = "" || langMatches(lang(?vLabel), "en")) }} }}""",
     )
@@ -248,3 +252,58 @@ async def posts_held(executor: QueryExecutor, person: str) -> list[Row]:
   OPTIONAL {{ ?post dex:postIn ?org . {_label("org")} }}
 }}""",
     )
+
+
+@dataclass
+class Claim:
+    iri: str
+    label: str
+    property_label: str
+    value: str
+    preferred: bool | None
+    reason: str | None
+
+
+async def claims(executor: QueryExecutor, subject: str) -> list[Claim]:
+    """Claims the sources make about ``subject``, conflicting ones included."""
+    rows = await select(
+        executor,
+        f"""SELECT * WHERE {{
+  ?claim dex:claimAbout {iri(subject)} .
+  {_label("claim")}
+  OPTIONAL {{ ?claim dex:claimedProperty ?property . {_label("property")} }}
+  OPTIONAL {{ ?claim dex:claimedValue|dex:claimedResource ?value . {_label("value")} }}
+  OPTIONAL {{ ?claim dex:preferred ?preferred }}
+  OPTIONAL {{ ?claim dex:reason ?reason }}
+}}""",
+    )
+    found: dict[str, Claim] = {}
+    for row in rows:
+        key = _text(row, "claim") or ""
+        if key in found:
+            continue
+        preferred = _text(row, "preferred")
+        found[key] = Claim(
+            iri=key,
+            label=_text(row, "claimLabel") or key.rsplit("/", 1)[-1],
+            property_label=_text(row, "propertyLabel") or (_text(row, "property") or ""),
+            value=_text(row, "valueLabel") or _text(row, "value") or "",
+            preferred=None if preferred is None else preferred == "true",
+            reason=_text(row, "reason"),
+        )
+    return sorted(found.values(), key=lambda c: (c.preferred is not True, c.label))
+
+
+async def related_engagements(executor: QueryExecutor, engagement: str) -> list[EngagementSummary]:
+    """Engagements linked to this one in either direction, with the linking property."""
+    e = iri(engagement)
+    rows = await select(
+        executor,
+        f"""SELECT * WHERE {{
+  {{ {e} ?link ?e }} UNION {{ ?e ?link {e} }}
+  FILTER(?e != {e})
+  OPTIONAL {{ ?link rdfs:label ?roleLabel FILTER(langMatches(lang(?roleLabel), "en")) }}
+  {_ENGAGEMENT_FIELDS}
+}}""",
+    )
+    return _summaries(rows)

@@ -103,11 +103,8 @@ async def render_resource_page(
     if kind == "engagement":
         values["participants"] = await page_queries.participants(context.executor, resource)
         values["quotes"] = await page_queries.quotes(context.executor, resource)
-        values["related"] = [
-            e
-            for e in await page_queries.engagements_about(context.executor, resource)
-            if e.iri != resource
-        ]
+        values["related"] = await page_queries.related_engagements(context.executor, resource)
+        values["claims"] = await page_queries.claims(context.executor, resource)
     elif kind in ("person", "organization", "country", "place"):
         values["engagements"] = await page_queries.engagements_about(context.executor, resource)
         if kind == "person":

@@ -5,7 +5,15 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from defence_engagements.web import downloads, ontology_docs, pages, resources, sparql, void
+from defence_engagements.web import (
+    archive,
+    downloads,
+    ontology_docs,
+    pages,
+    resources,
+    sparql,
+    void,
+)
 
 _READ = ["GET", "HEAD"]
 _QUERY = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"]  # the handler answers 405 itself
@@ -23,6 +31,7 @@ def routes() -> list[BaseRoute]:
         Route("/def.{extension}", ontology_docs.ontology, methods=_READ, name="ontology_file"),
         Route("/dumps/", downloads.dumps_index, methods=_READ, name="dumps"),
         Route("/dumps/{name}", downloads.dump_file, methods=_READ, name="dump"),
+        Route("/archive/{name}", archive.archived_text, methods=_READ, name="archive"),
         Route("/.well-known/void", void.void_description, methods=_READ, name="void"),
         Mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static"),
     ]
