@@ -167,3 +167,21 @@ def test_qids_entities_and_terms_are_read_strictly() -> None:
     assert writer.iri(BASE + "id/country/jp") == "de:country\\/jp"
     assert writer.iri("http://example.org/a b") == "<http://example.org/a b>"
     assert writer.literal(pyoxigraph.Literal('say "hi"\n', language="en")) == '"say \\"hi\\"\\n"@en'
+
+
+def test_accept_verify_refuses_a_wrong_item_and_takes_the_right_one(
+    wikidata_stand_in: StandIn, planted_copy: Path, tmp_path: Path
+) -> None:
+    env = links_env(planted_copy, tmp_path / "build")
+    before = (planted_copy / "wikidata-links.ttl").read_bytes()
+    endpoint = ("--verify", "--endpoint", wikidata_stand_in.sparql)
+    film = invoke("links", "accept", "person/minoru-kihara", "Q99990011", *endpoint, env=env)
+    assert film.returncode == 1, film.stdout + film.stderr
+    assert "Q99990011 fails verification" in film.stderr and "type" in film.stderr
+    missing = invoke("links", "accept", "person/robert-m-gates", "Q99999998", *endpoint, env=env)
+    assert missing.returncode == 1 and "Q99999998 does not exist" in missing.stderr
+    assert (planted_copy / "wikidata-links.ttl").read_bytes() == before
+
+    right = invoke("links", "accept", "person/minoru-kihara", "Q11518220", *endpoint, env=env)
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert b"wd:Q11518220" in (planted_copy / "wikidata-links.ttl").read_bytes()

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from defence_engagements.cli import app
 from defence_engagements.links.cache import CACHE_SUBDIR, ResponseCache
+from defence_engagements.links.records import DataGraph, LinkRecord
 from defence_engagements.links.wikidata_client import RetryPolicy, WikidataClient
 from defence_engagements.settings import Settings, load_settings
 
@@ -190,6 +191,15 @@ def accept(
     evidence: Annotated[
         str | None, typer.Option(help="How the link was established (kept with the link).")
     ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            "--verify",
+            help="Ask the endpoint first; refuse an item that is missing, merged, "
+            "of the wrong type or without the label seen.",
+        ),
+    ] = False,
+    endpoint: EndpointOption = None,
 ) -> None:
     """Write a reviewed link and its evidence into data/wikidata-links.ttl.
 
@@ -197,17 +207,29 @@ def accept(
     already linked from another entity. Run `engagements links check` afterwards.
     """
     from defence_engagements.links.accept import accept_link
+    from defence_engagements.links.check import verify_one
 
     settings = load_settings()
-    accepted = accept_link(
-        settings.data_path,
-        entity,
-        qid,
-        base=settings.base_iri,
-        label_seen=label_seen,
-        language=language,
-        evidence=evidence,
-    )
+    client = _client(settings, endpoint, refresh=True) if verify else None
+
+    def verifier(data: DataGraph, record: LinkRecord) -> list[str]:
+        assert client is not None
+        return [f"{f.qid}: {f.code}: {f.message}" for f in verify_one(client, data, record)]
+
+    try:
+        accepted = accept_link(
+            settings.data_path,
+            entity,
+            qid,
+            base=settings.base_iri,
+            label_seen=label_seen,
+            language=language,
+            evidence=evidence,
+            verify=verifier if client else None,
+        )
+    finally:
+        if client:
+            client.close()
     console.print(
         f"linked {escape(_short(accepted.entity, settings))} to {accepted.item} in {accepted.path}",
         soft_wrap=True,

@@ -11,13 +11,14 @@ import datetime as dt
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyoxigraph
 
 from defence_engagements.errors import ConfigurationError, DataError
-from defence_engagements.links.records import LINKS_FILE, DataGraph, LinkRecord, load_data
+from defence_engagements.links.records import LINKS_FILE, DataGraph, LinkRecord, Name, load_data
 from defence_engagements.namespaces import (
     DEX,
     PREFIXES,
@@ -128,7 +129,9 @@ def accept_link(
     language: str | None = None,
     evidence: str | None = None,
     verified_on: dt.date | None = None,
+    verify: Callable[[DataGraph, LinkRecord], list[str]] | None = None,
 ) -> AcceptedLink:
+    """Append one link record; ``verify`` (if given) names problems that refuse it."""
     qid = parse_qid(qid_text)
     item = WIKIDATA_ENTITY + qid
     assert WIKIDATA_ITEM_PATTERN.match(item)
@@ -148,6 +151,18 @@ def accept_link(
             raise ConfigurationError(f"{entity} has no name in data/; give --label-seen")
         label_seen, language = names[0].text, language or names[0].language
     day = verified_on or dt.datetime.now(dt.UTC).date()
+    if verify is not None:
+        prospective = LinkRecord(
+            entity=entity,
+            record=record,
+            item=item,
+            label_seen=Name(label_seen, language or "en"),
+            verified_on=day.isoformat(),
+            evidence=(evidence or "",),
+        )
+        problems = verify(data, prospective)
+        if problems:
+            raise DataError(f"not linked: {qid} fails verification", detail="\n".join(problems))
     evidence = evidence or (
         f"Accepted after review of `engagements links suggest` candidates "
         f"with `engagements links accept` on {day.isoformat()}."

@@ -203,3 +203,10 @@ def check_links(data: DataGraph, client: WikidataClient, *, batch_size: int = 25
     for record in valid:
         findings.extend(judge(record, facts.get(record.item, ItemFacts()), data))
     return CheckReport(links=len(records), findings=findings)
+
+
+def verify_one(client: WikidataClient, data: DataGraph, record: LinkRecord) -> list[Finding]:
+    """The problems (not warnings) the endpoint shows for one prospective link."""
+    facts = fetch_facts(client, [record.item], batch_size=1)
+    findings = judge(record, facts.get(record.item, ItemFacts()), data)
+    return [f for f in findings if f.severity is Severity.PROBLEM]
