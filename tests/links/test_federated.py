@@ -1,10 +1,11 @@
 """The federated example queries join our engagements with a Wikidata stand-in.
 
-The SERVICE IRI in each query is rewritten to the stand-in's URL. When the server
-supports the SERVICE allow-list flags, the queries run through our own endpoint
-(`engagements serve --service-allow URL --service-allow-private`) over the
-published build; otherwise pyoxigraph runs them over a store built here the same
-way (asserted data + OWL 2 RL closure + the links derived from the records).
+The SERVICE IRI in each query is rewritten to the stand-in's URL. When the
+project can build, the queries run through our own endpoint over the published
+build (`engagements serve --service-allow URL --service-allow-private`, or the same
+settings by environment while `serve` lacks the flags); until then pyoxigraph runs
+them over a store built here the same way (asserted data + OWL 2 RL closure + the
+links derived from the records).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pyoxigraph
@@ -22,7 +24,7 @@ from links_support import REPO_ROOT, StandIn
 WIKIDATA_SERVICE = "<https://query.wikidata.org/sparql>"
 QUERIES = REPO_ROOT / "queries"
 RunQuery = Callable[[str], list[dict[str, str]]]
-LINKS_GRAPH = pyoxigraph.NamedNode("https://w3id.org/defence-engagements/graph/links")
+GRAPH = "https://w3id.org/defence-engagements/graph/"
 
 # Links derived from the records as docs/ARCHITECTURE.md prescribes for graph/links.
 DERIVE_LINKS = """
@@ -34,47 +36,75 @@ WHERE { ?entity dex:wikidataLink/dex:wikidataItem ?item }
 """
 
 
-def serve_supports_service_flags() -> bool:
+def _help(command: str) -> str | None:
     result = subprocess.run(
-        [sys.executable, "-m", "defence_engagements", "serve", "--help"],
+        [sys.executable, "-m", "defence_engagements", command, "--help"],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    built = subprocess.run(
-        [sys.executable, "-m", "defence_engagements", "build", "--help"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return (
-        result.returncode == 0
-        and built.returncode == 0
-        and ("--service-allow-private" in result.stdout)
-    )
+    return result.stdout if result.returncode == 0 else None
 
 
-def local_store() -> pyoxigraph.Store:
+def server_arguments(stand_in: str) -> tuple[list[str], dict[str, str]] | None:
+    """How to start our server with the stand-in allowed, or None without a build command.
+
+    The allow-list flags when `serve` has them, else the same settings by environment.
+    """
+    serve_help, build_help = _help("serve"), _help("build")
+    if serve_help is None or build_help is None:
+        return None
+    if "--service-allow-private" in serve_help:
+        return ["--service-allow", stand_in, "--service-allow-private"], {}
+    return [], {"ENGAGEMENTS_SERVICE_ALLOW": stand_in, "ENGAGEMENTS_SERVICE_ALLOW_PRIVATE": "1"}
+
+
+def local_build(build_dir: Path) -> Path:
+    """A published build in the real layout, made here the way the build makes one:
+    ontology and data as asserted, the OWL 2 RL closure, the links from the records."""
     from defence_engagements.pipeline.rules import close_store
 
-    store = pyoxigraph.Store()
+    asserted: dict[str, list[pyoxigraph.Quad]] = {}
     for folder in ("ontology", "data"):
-        for path in sorted((REPO_ROOT / folder).rglob("*.ttl")):
-            store.load(path=path, format=pyoxigraph.RdfFormat.TURTLE)
-    close_store(store)
+        graph = pyoxigraph.NamedNode(GRAPH + folder)
+        asserted[folder] = [
+            pyoxigraph.Quad(q.subject, q.predicate, q.object, graph)
+            for path in sorted((REPO_ROOT / folder).rglob("*.ttl"))
+            for q in pyoxigraph.parse(path=path, format=pyoxigraph.RdfFormat.TURTLE)
+        ]
+    reasoning = pyoxigraph.Store()
+    reasoning.extend(
+        pyoxigraph.Quad(q.subject, q.predicate, q.object, pyoxigraph.DefaultGraph())
+        for quads in asserted.values()
+        for q in quads
+    )
+    before = {q.triple for q in reasoning}
+    close_store(reasoning)
+    inferred = [
+        pyoxigraph.Quad(q.subject, q.predicate, q.object, pyoxigraph.NamedNode(GRAPH + "inferred"))
+        for q in reasoning
+        if q.triple not in before
+    ]
     links = [
-        pyoxigraph.Quad(t.subject, t.predicate, t.object, LINKS_GRAPH)
-        for t in store.query(DERIVE_LINKS)
+        pyoxigraph.Quad(t.subject, t.predicate, t.object, pyoxigraph.NamedNode(GRAPH + "links"))
+        for t in reasoning.query(DERIVE_LINKS)
     ]
     assert links, "the data has no link records"
-    store.extend(links)
-    return store
+    root = build_dir / "builds" / "local"
+    (root / "dumps").mkdir(parents=True)
+    store = pyoxigraph.Store(str(root / "store"))
+    store.extend([*asserted["ontology"], *asserted["data"], *inferred, *links])
+    store.flush()
+    del store
+    manifest = {"version": "local", "built_at": "2026-11-22T00:00:00Z", "graphs": {}}
+    (root / "build.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (build_dir / "current").symlink_to(Path("builds") / "local")
+    return build_dir
 
 
 @pytest.fixture(scope="module")
-def run_federated(wikidata_stand_in: StandIn, request: pytest.FixtureRequest) -> Iterator[object]:
+def run_federated(wikidata_stand_in: StandIn, request: pytest.FixtureRequest) -> Iterator[RunQuery]:
     """A function: query file name → list of rows (variable → lexical value)."""
 
     def rewrite(name: str) -> str:
@@ -82,45 +112,35 @@ def run_federated(wikidata_stand_in: StandIn, request: pytest.FixtureRequest) ->
         assert text.startswith("# ") and WIKIDATA_SERVICE in text
         return text.replace(WIKIDATA_SERVICE, f"<{wikidata_stand_in.sparql}>")
 
-    if serve_supports_service_flags():
-        root = request.getfixturevalue("root_helpers_for_links")
+    serving = server_arguments(wikidata_stand_in.sparql)
+    factory = request.getfixturevalue("tmp_path_factory")
+    if serving is not None:
+        arguments, env = serving
         build_dir = request.getfixturevalue("published_build")
-        log = request.getfixturevalue("tmp_path_factory").mktemp("federated") / "server.log"
-        server = root.start_server(
-            build_dir,
-            "--service-allow",
-            wikidata_stand_in.sparql,
-            "--service-allow-private",
-            log=log,
+    else:
+        arguments = []
+        env = {"ENGAGEMENTS_SERVICE_ALLOW": wikidata_stand_in.sparql}
+        env["ENGAGEMENTS_SERVICE_ALLOW_PRIVATE"] = "1"
+        build_dir = local_build(factory.mktemp("federated-build"))
+    root = request.getfixturevalue("root_helpers_for_links")
+    log = factory.mktemp("federated") / "server.log"
+    server = root.start_server(build_dir, *arguments, log=log, env=env)
+
+    def through_endpoint(name: str) -> list[dict[str, str]]:
+        response = httpx.post(
+            server.url("sparql"),
+            data={"query": rewrite(name)},
+            headers={"Accept": "application/sparql-results+json"},
+            timeout=60,
         )
-
-        def through_endpoint(name: str) -> list[dict[str, str]]:
-            response = httpx.post(
-                server.url("sparql"),
-                data={"query": rewrite(name)},
-                headers={"Accept": "application/sparql-results+json"},
-                timeout=60,
-            )
-            assert response.status_code == 200, response.text
-            return [
-                {k: v["value"] for k, v in row.items()}
-                for row in json.loads(response.content)["results"]["bindings"]
-            ]
-
-        yield through_endpoint
-        root.stop_server(server)
-        return
-
-    store = local_store()
-
-    def in_process(name: str) -> list[dict[str, str]]:
-        solutions = store.query(rewrite(name), use_default_graph_as_union=True)
+        assert response.status_code == 200, response.text
         return [
-            {v.value: s[v].value for v in solutions.variables if s[v] is not None}
-            for s in solutions
+            {k: v["value"] for k, v in row.items()}
+            for row in json.loads(response.content)["results"]["bindings"]
         ]
 
-    yield in_process
+    yield through_endpoint
+    root.stop_server(server)
 
 
 @pytest.fixture(scope="session")
