@@ -71,6 +71,13 @@ class LinkRecord:
 
 
 @dataclass
+class _RecordParts:
+    seen: Name | None = None
+    verified: str | None = None
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
 class DataGraph:
     """What the linking tools need from ``data/``: names, neighbours, link records."""
 
@@ -96,29 +103,29 @@ class DataGraph:
               OPTIONAL {{ ?record <{EVIDENCE}> ?evidence }}
             }}"""
         )
-        grouped: dict[tuple[str, str, str], dict[str, object]] = {}
+        grouped: dict[tuple[str, str, str], _RecordParts] = {}
         for row in rows:
             entity, record, item = (row["entity"], row["record"], row["item"])
             key = (entity.value, record.value, item.value if item is not None else "")
-            entry = grouped.setdefault(key, {"seen": None, "verified": None, "evidence": []})
+            parts = grouped.setdefault(key, _RecordParts())
             seen = row["seen"]
-            if isinstance(seen, Literal) and entry["seen"] is None:
-                entry["seen"] = Name(seen.value, seen.language)
+            if isinstance(seen, Literal) and parts.seen is None:
+                parts.seen = Name(seen.value, seen.language)
             if row["verified"] is not None:
-                entry["verified"] = row["verified"].value
-            if row["evidence"] is not None and row["evidence"].value not in entry["evidence"]:
-                entry["evidence"].append(row["evidence"].value)  # type: ignore[union-attr]
+                parts.verified = row["verified"].value
+            if row["evidence"] is not None and row["evidence"].value not in parts.evidence:
+                parts.evidence.append(row["evidence"].value)
         return sorted(
             (
                 LinkRecord(
                     entity=entity,
                     record=record,
                     item=item,
-                    label_seen=entry["seen"],  # type: ignore[arg-type]
-                    verified_on=entry["verified"],  # type: ignore[arg-type]
-                    evidence=tuple(entry["evidence"]),  # type: ignore[arg-type]
+                    label_seen=parts.seen,
+                    verified_on=parts.verified,
+                    evidence=tuple(parts.evidence),
                 )
-                for (entity, record, item), entry in grouped.items()
+                for (entity, record, item), parts in grouped.items()
             ),
             key=lambda r: (r.entity, r.item),
         )

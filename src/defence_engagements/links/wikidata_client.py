@@ -24,8 +24,6 @@ SPARQL_RESULTS_JSON = "application/sparql-results+json"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 
-Binding = dict[str, str]  # variable -> the term's lexical value (IRIs and literals)
-
 
 class WikidataUnavailableError(EngagementsError):
     """The endpoint could not answer, even after retries (exit 2: environment)."""
