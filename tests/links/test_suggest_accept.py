@@ -93,6 +93,7 @@ def test_accept_writes_a_record_that_check_accepts(
     appended = after[len(before) :]
     assert "person:minoru-kihara dex:wikidataLink link:person-minoru-kihara ." in appended
     assert '"木原稔"@ja' in appended and "wd:Q11518220" in appended
+    assert 'rdfs:label "Wikidata link: Minoru Kihara"@en' in appended
 
     store = pyoxigraph.Store()
     store.load(path=planted_copy / "wikidata-links.ttl", format=pyoxigraph.RdfFormat.TURTLE)
@@ -154,7 +155,7 @@ def test_accept_into_a_new_file_declares_its_prefixes(tmp_path: Path) -> None:
     )
     assert '"Robert M. Gates"@en' in text  # the entity's own name by default
     parsed = list(pyoxigraph.parse(path=accepted.path, format=pyoxigraph.RdfFormat.TURTLE))
-    assert len(parsed) == 6
+    assert len(parsed) == 7
 
 
 def test_qids_entities_and_terms_are_read_strictly() -> None:

@@ -177,9 +177,13 @@ def accept_link(
     date = pyoxigraph.Literal(
         day.isoformat(), datatype=pyoxigraph.NamedNode(PREFIXES["xsd"] + "date")
     )
+    # Records carry a label of their own, so pages and query results can name them.
+    own_name = next((n.text for n in names if n.language in (None, "en")), label_seen)
+    title = pyoxigraph.Literal(f"Wikidata link: {own_name}", language="en")
     block = (
         f"{write.iri(entity)} {write.iri(DEX + 'wikidataLink')} {write.iri(record)} .\n"
         f"{write.iri(record)} a {write.iri(DEX + 'WikidataLink')} ;\n"
+        f"    {write.iri(PREFIXES['rdfs'] + 'label')} {write.literal(title)} ;\n"
         f"    {write.iri(DEX + 'wikidataItem')} {write.iri(item)} ;\n"
         f"    {write.iri(DEX + 'labelSeen')} {write.literal(seen)} ;\n"
         f"    {write.iri(DEX + 'verifiedOn')} {write.literal(date)} ;\n"
