@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 from links_support import FIXTURES, StandIn, invoke, links_env, run_engagements, start_stand_in
@@ -154,3 +155,28 @@ link:place-tokyo a dex:WikidataLink ; dex:wikidataItem <http://www.wikidata.org/
         ("country/us", "duplicate"),  # (its label seen, "Japan", is on Q17: no label problem)
         ("place/tokyo", "malformed"),  # a page URL, not the entity IRI
     }
+
+
+def test_a_recheck_asks_only_about_new_items(wikidata_stand_in: StandIn, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURES / "data-clean", data)
+    env = links_env(data, tmp_path / "build")
+    check = ("links", "check", "--format", "json", "--endpoint", wikidata_stand_in.sparql)
+    first = json.loads(invoke(*check, env=env).stdout)
+    assert (first["links"], first["requests"], first["problems"]) == (7, 2, 0)
+
+    places = data / "places.ttl"
+    places.write_text(
+        "@prefix dex: <https://w3id.org/defence-engagements/def#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "<https://w3id.org/defence-engagements/id/place/stuttgart> a dex:Place ;\n"
+        '    rdfs:label "Stuttgart"@en .\n',
+        encoding="utf-8",
+    )
+    accepted = invoke("links", "accept", "place/stuttgart", "Q1022", env=env)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+    second = json.loads(invoke(*check, env=env).stdout)
+    # One new item: one batch of two queries; the seven others come from the cache.
+    assert (second["links"], second["requests"], second["problems"]) == (8, 2, 0)
+    third = json.loads(invoke(*check, env=env).stdout)
+    assert (third["links"], third["requests"], third["problems"]) == (8, 0, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from defence_engagements.links import queries
 from defence_engagements.links.expected_types import all_expected_iris, expected_for
@@ -53,6 +54,23 @@ class ItemFacts:
     def exists(self) -> bool:
         return bool(self.redirects or self.names or self.classes)
 
+    def as_json(self) -> dict[str, list[str]]:
+        return {
+            "redirects": sorted(self.redirects),
+            "names": self.names,
+            "classes": sorted(self.classes),
+            "types": sorted(self.types),
+        }
+
+    @classmethod
+    def from_json(cls, entry: dict[str, Any]) -> ItemFacts:
+        return cls(
+            redirects=set(entry.get("redirects", ())),
+            names=list(entry.get("names", ())),
+            classes=set(entry.get("classes", ())),
+            types=set(entry.get("types", ())),
+        )
+
 
 @dataclass
 class CheckReport:
@@ -73,19 +91,40 @@ def qid_of(iri: str) -> str:
 
 
 def fetch_facts(client: WikidataClient, items: list[str], batch_size: int) -> dict[str, ItemFacts]:
-    facts: dict[str, ItemFacts] = defaultdict(ItemFacts)
-    for batch in batched(items, batch_size):
-        for row in client.select(queries.item_facts(batch)):
-            item = facts[row["item"].value]
+    """What the endpoint knows of each item, cached per item.
+
+    Caching per item (not per batch query) keeps a re-check incremental: adding one
+    link asks only about its item, however the batches would have shifted.
+    """
+    facts: dict[str, ItemFacts] = {}
+    unknown: list[str] = []
+    for item in items:
+        entry = client.cached_entry(_facts_key(item))
+        if entry is None:
+            unknown.append(item)
+        else:
+            facts[item] = ItemFacts.from_json(entry)
+    for batch in batched(unknown, batch_size):
+        fresh: dict[str, ItemFacts] = {item: ItemFacts() for item in batch}
+        for row in client.select(queries.item_facts(batch), cached=False):
+            item = fresh[row["item"].value]
             if "redirect" in row:
                 item.redirects.add(row["redirect"].value)
             if "name" in row:
                 item.names.append(row["name"].value)
             if "class" in row:
                 item.classes.add(row["class"].value)
-        for row in client.select(queries.item_types(batch, all_expected_iris())):
-            facts[row["item"].value].types.add(row["type"].value)
+        for row in client.select(queries.item_types(batch, all_expected_iris()), cached=False):
+            fresh[row["item"].value].types.add(row["type"].value)
+        for item, item_facts in fresh.items():
+            client.store_entry(_facts_key(item), item_facts.as_json())
+        facts.update(fresh)
     return facts
+
+
+def _facts_key(item: str) -> str:
+    # The expected types are part of the answer: a changed table must miss the cache.
+    return f"item-facts/1 {item} types={' '.join(all_expected_iris())}"
 
 
 def local_findings(records: list[LinkRecord]) -> list[Finding]:

@@ -97,6 +97,14 @@ class WikidataClient:
             headers={"User-Agent": user_agent, "Accept": SPARQL_RESULTS_JSON},
         )
 
+    def cached_entry(self, key: str) -> dict[str, Any] | None:
+        """A derived answer stored under ``key`` for this endpoint (None when refreshing)."""
+        return self.cache.get(self.endpoint, key) if self.cache and not self.refresh else None
+
+    def store_entry(self, key: str, value: dict[str, Any]) -> None:
+        if self.cache:
+            self.cache.put(self.endpoint, key, value)
+
     def __enter__(self) -> WikidataClient:
         return self
 
@@ -106,13 +114,17 @@ class WikidataClient:
     def close(self) -> None:
         self._http.close()
 
-    def select(self, query: str) -> list[dict[str, Term]]:
-        """Run a SELECT query; each row maps a bound variable to its term."""
-        result = self.cache.get(self.endpoint, query) if self.cache and not self.refresh else None
+    def select(self, query: str, *, cached: bool = True) -> list[dict[str, Term]]:
+        """Run a SELECT query; each row maps a bound variable to its term.
+
+        ``cached=False`` for callers that cache what they derive themselves.
+        """
+        cache = self.cache if cached else None
+        result = cache.get(self.endpoint, query) if cache and not self.refresh else None
         if result is None:
             result = self._fetch(query)
-            if self.cache:
-                self.cache.put(self.endpoint, query, result)
+            if cache:
+                cache.put(self.endpoint, query, result)
         return [
             {
                 name: Term(term.get("value", ""), term.get("type", ""), term.get("xml:lang"))
