@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from links_support import REPO_ROOT
+from links_support import REPO_ROOT, invoke
 
 from defence_engagements.links.check import local_findings
 from defence_engagements.links.names import NameMatch, compare, search_variants, similarity
@@ -60,3 +62,15 @@ def test_the_real_link_records_are_complete_and_unique() -> None:
         assert record.record.endswith(
             f"/id/wikidata-link/{record.kind}-{record.entity.rsplit('/', 1)[1]}"
         )
+
+
+def test_broken_turtle_and_missing_data_are_one_line_errors(tmp_path: Path) -> None:
+    env = {"ENGAGEMENTS_BUILD_DIR": str(tmp_path / "build")}
+    missing = invoke("links", "check", env={**env, "ENGAGEMENTS_DATA_DIR": str(tmp_path / "no")})
+    assert missing.returncode == 2 and "no such data directory" in missing.stderr
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "broken.ttl").write_text("@prefix dex: <x#> .\n\ndex:a dex:b .\n", encoding="utf-8")
+    broken = invoke("links", "check", env={**env, "ENGAGEMENTS_DATA_DIR": str(data)})
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "broken.ttl" in broken.stderr and "Traceback" not in broken.stderr

@@ -21,7 +21,7 @@ from pathlib import Path
 import pyoxigraph
 from pyoxigraph import Literal, NamedNode
 
-from defence_engagements.errors import RdfSyntaxError, SourceLocation
+from defence_engagements.errors import ConfigurationError, RdfSyntaxError, SourceLocation
 from defence_engagements.namespaces import DEX, PREFIXES, WIKIDATA_ENTITY, split_thing_iri
 
 LINKS_FILE = "wikidata-links.ttl"
@@ -175,8 +175,10 @@ def linked_items(records: Iterable[LinkRecord]) -> dict[str, set[str]]:
 
 def load_data(data_path: Path) -> DataGraph:
     """Parse every ``*.ttl`` under ``data_path`` into one in-memory store."""
+    if not data_path.is_dir():
+        raise ConfigurationError(f"{data_path}: no such data directory")
     store = pyoxigraph.Store()
-    files = sorted(data_path.rglob("*.ttl")) if data_path.is_dir() else []
+    files = sorted(data_path.rglob("*.ttl"))
     for path in files:
         try:
             store.bulk_load(path=path, format=pyoxigraph.RdfFormat.TURTLE)
