@@ -193,3 +193,57 @@ def make_synthetic_build(build_dir: Path, engagements: int, version: str = "test
     temporary.symlink_to(Path("builds") / version)
     os.replace(temporary, link)
     return build_dir
+
+
+NGINX = Path("/usr/sbin/nginx")
+
+
+def nginx_unavailable_reason() -> str | None:
+    """Why the nginx tests cannot run here, after the project's installer had its go."""
+    if not NGINX.exists():
+        subprocess.run([str(REPO_ROOT / "scripts" / "install-nginx.sh")], check=False,
+                       capture_output=True, timeout=600)
+    if not NGINX.exists():
+        return "nginx is not installed and scripts/install-nginx.sh could not install it here"
+    return None
+
+
+class NginxServer:
+    """An unprivileged nginx on a free loopback port, including a generated site config."""
+
+    def __init__(self, site_config: str, workdir: Path) -> None:
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+        (workdir / "logs").mkdir(parents=True, exist_ok=True)
+        (workdir / "site.conf").write_text(site_config, encoding="utf-8")
+        temp = " ".join(
+            f"{kind}_temp_path {workdir / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        (workdir / "nginx.conf").write_text(
+            f"daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
+            f"error_log {workdir / 'logs' / 'error.log'};\n"
+            "events { worker_connections 64; }\n"
+            f"http {{\n  access_log off;\n  {temp}\n  include {workdir / 'site.conf'};\n}}\n",
+            encoding="utf-8",
+        )
+
+    def start(self, port: int) -> None:
+        command = [str(NGINX), "-p", str(self.workdir), "-c", str(self.workdir / "nginx.conf")]
+        check = subprocess.run([*command, "-t"], capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx rejects the generated configuration: {check.stderr}")
+        self.process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                return
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("nginx did not answer within 15 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)

@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from defence_engagements.cli import app
+from defence_engagements.cli import app, err_console
 from defence_engagements.errors import ConfigurationError
 from defence_engagements.namespaces import GRAPH
 from defence_engagements.publish.graph_store import Compression, GraphStoreClient, RetryPolicy
@@ -176,20 +176,57 @@ def _progress(quiet: bool) -> Progress:
 @app.command()
 def publish(
     static: Annotated[
-        Path, typer.Option(help="Directory to write the static site into (created).")
+        Path, typer.Option(help="Directory to write the static site into (replaced as a whole).")
     ],
     base_url: Annotated[
         str | None,
-        typer.Option(help="Public URL the site will be served at (default: the canonical base)."),
+        typer.Option(
+            help="Public URL the site will be served at, e.g. https://data.example.org/ "
+            "(default: the canonical base, whose w3id redirect points at the host)."
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Write the whole publication as a static site, with Apache and nginx configuration."""
+    """Write the publication as a static site, with Apache and nginx configuration.
+
+    Every page and document comes from the real web app, run in-process.
+    """
     from defence_engagements.publish.static_site import write_static_site
+    from defence_engagements.web.app import create_app
 
     settings = load_settings()
-    report = write_static_site(settings, static, base_url=base_url, quiet=quiet)
+    public_base = (base_url or settings.public_base_url or settings.base_iri).rstrip("/") + "/"
+    if not public_base.startswith(("http://", "https://")):
+        raise ConfigurationError(f"--base-url must be an http(s) URL, not {public_base!r}")
+    build = open_published_build(settings.current_build)
+    # The app's access log would only repeat, line by line, what the progress bar counts.
+    application = create_app(settings.with_overrides(public_base_url=public_base, access_log=False))
+    with Progress(
+        TextColumn("[bold]static site"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("files"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("publish", total=None)
+        report = write_static_site(
+            application,
+            build,
+            static,
+            base_url=public_base,
+            on_progress=lambda done, known: progress.update(task, completed=done, total=known),
+        )
+    if report.broken_links:
+        err_console.print(
+            f"warning: {len(report.broken_links)} link(s) on the pages lead nowhere, "
+            f"e.g. {report.broken_links[0]}",
+            markup=False,
+        )
     console.print(
-        f"wrote {report.files:,} files ({report.resources:,} resources) to {static} "
-        f"in {report.elapsed:.1f} s"
+        f"wrote {report.files:,} files for {report.resources:,} resources "
+        f"({len(report.pages):,} pages) to {static} in {report.elapsed:.1f} s, "
+        f"for {public_base}"
     )
