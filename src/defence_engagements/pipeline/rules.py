@@ -22,7 +22,9 @@ consistency test own that).
 
 from __future__ import annotations
 
+import graphlib
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -187,133 +189,206 @@ SCHEMA_RULES: tuple[Rule, ...] = (
     ),
 )
 
-# Tables 4–7: equality, properties, classes, class axioms, on the data.
-DATA_RULES: tuple[Rule, ...] = (
-    _rule(
+
+@dataclass(frozen=True)
+class DataRule:
+    """A rule on the data: a SELECT of distinct bindings and the triple they make.
+
+    The engine inserts from Python: pyoxigraph joins fast but applies SPARQL
+    updates several times slower than it answers the same query, and most rules
+    derive each triple many times over (every property of an engagement gives
+    its domain), so bindings are made distinct in the query and checked against
+    the closure before they are inserted.
+    """
+
+    name: str
+    select: str  # every binding, distinct
+    select_new: str  # only bindings whose triple the queried store lacks
+    template: tuple[str | ox.NamedNode, str | ox.NamedNode, str | ox.NamedNode]
+    guard: str
+
+
+def _template_term(token: str) -> str | ox.NamedNode:
+    if token.startswith("?"):
+        return token[1:]
+    if token == "a":
+        return ox.NamedNode(RDF + "type")
+    if token.startswith("<") and token.endswith(">"):
+        return ox.NamedNode(token[1:-1])
+    prefix, _, local = token.partition(":")
+    return ox.NamedNode({"rdf": RDF, "rdfs": RDFS, "owl": OWL}[prefix] + local)
+
+
+def _data_rule(name: str, insert: str, where: str, guard: str = "") -> DataRule:
+    tokens = insert.strip().rstrip(".").split()
+    if len(tokens) != 3:
+        raise ValueError(f"{name}: a data rule makes exactly one triple, not {insert!r}")
+    variables = " ".join(dict.fromkeys(t for t in tokens if t.startswith("?")))
+    select = f"SELECT DISTINCT {variables} WHERE {{ {where} }}"
+    return DataRule(
+        name=name,
+        select=_PREFIXES + select,
+        select_new=f"{_PREFIXES}SELECT * WHERE {{ {{ {select} }} "
+        f"FILTER NOT EXISTS {{ {' '.join(tokens)} }} }}",
+        template=tuple(_template_term(t) for t in tokens),  # type: ignore[arg-type]
+        guard=f"{_PREFIXES}ASK {{ {guard} }}" if guard else "",
+    )
+
+
+def _delta_rule(name: str, insert: str, schema: str, atom: str, guard: str) -> DataRule:
+    """A rule with one data atom: evaluated on the schema plus last round's additions."""
+    return _data_rule(name, insert, f"{schema} {atom}", guard)
+
+
+def _join_rule(name: str, insert: str, where: str, guard: str) -> DataRule:
+    """A rule joining several data atoms: evaluated over the whole closure."""
+    return _data_rule(name, insert, where, guard)
+
+
+# Tables 5–7 on the data, rules with one data atom: properties, classes, class axioms.
+DELTA_RULES: tuple[DataRule, ...] = (
+    _delta_rule(
         "prp-spo1",
         "?x ?p2 ?y .",
-        "?p1 rdfs:subPropertyOf ?p2 . FILTER(!sameTerm(?p1, ?p2)) ?x ?p1 ?y .",
+        "?p1 rdfs:subPropertyOf ?p2 . FILTER(!sameTerm(?p1, ?p2))",
+        "?x ?p1 ?y .",
         "?p1 rdfs:subPropertyOf ?p2 . FILTER(!sameTerm(?p1, ?p2))",
     ),
-    _rule(
+    _delta_rule(
         "prp-eqp",
         "?x ?p2 ?y .",
-        "?p1 owl:equivalentProperty ?p2 . FILTER(!sameTerm(?p1, ?p2)) ?x ?p1 ?y .",
+        "{ ?p1 owl:equivalentProperty ?p2 } UNION { ?p2 owl:equivalentProperty ?p1 } "
+        "FILTER(!sameTerm(?p1, ?p2))",
+        "?x ?p1 ?y .",
         "?p1 owl:equivalentProperty ?p2 . FILTER(!sameTerm(?p1, ?p2))",
     ),
-    _rule(
+    _delta_rule(
         "prp-inv1",
         "?y ?p2 ?x .",
-        "?p1 owl:inverseOf ?p2 . ?x ?p1 ?y .",
+        "?p1 owl:inverseOf ?p2 .",
+        "?x ?p1 ?y .",
         "?p1 owl:inverseOf ?p2 .",
     ),
-    _rule(
+    _delta_rule(
         "prp-inv2",
         "?y ?p1 ?x .",
-        "?p1 owl:inverseOf ?p2 . ?x ?p2 ?y .",
+        "?p1 owl:inverseOf ?p2 .",
+        "?x ?p2 ?y .",
         "?p1 owl:inverseOf ?p2 .",
     ),
-    _rule(
+    _delta_rule(
         "prp-symp",
         "?y ?p ?x .",
-        "?p a owl:SymmetricProperty . ?x ?p ?y .",
+        "?p a owl:SymmetricProperty .",
+        "?x ?p ?y .",
         "?p a owl:SymmetricProperty .",
     ),
-    _rule(
-        "prp-dom",
-        "?x a ?c .",
-        "?p rdfs:domain ?c . ?x ?p ?y .",
-        "?p rdfs:domain ?c .",
-    ),
-    _rule(
+    _delta_rule("prp-dom", "?x a ?c .", "?p rdfs:domain ?c .", "?x ?p ?y .", "?p rdfs:domain ?c ."),
+    _delta_rule(
         "prp-rng",
         "?y a ?c .",
-        "?p rdfs:range ?c . ?x ?p ?y . FILTER(!isLiteral(?y))",
+        "?p rdfs:range ?c .",
+        "?x ?p ?y . FILTER(!isLiteral(?y))",
         "?p rdfs:range ?c .",
     ),
-    _rule(
+    _delta_rule(
         "cls-hv1",
         "?u ?p ?y .",
-        "?x owl:hasValue ?y ; owl:onProperty ?p . ?u a ?x .",
+        "?x owl:hasValue ?y ; owl:onProperty ?p .",
+        "?u a ?x .",
         "?x owl:hasValue ?y .",
     ),
-    _rule(
+    _delta_rule(
         "cls-hv2",
         "?u a ?x .",
-        "?x owl:hasValue ?y ; owl:onProperty ?p . ?u ?p ?y .",
+        "?x owl:hasValue ?y ; owl:onProperty ?p .",
+        "?u ?p ?y .",
         "?x owl:hasValue ?y .",
     ),
-    _rule(
+    _delta_rule(
+        "cls-int2",
+        "?u a ?ci .",
+        f"?c owl:intersectionOf/{_LIST_MEMBER} ?ci .",
+        "?u a ?c .",
+        "?c owl:intersectionOf ?list .",
+    ),
+    _delta_rule(
+        "cls-uni",
+        "?u a ?c .",
+        f"?c owl:unionOf/{_LIST_MEMBER} ?ci .",
+        "?u a ?ci .",
+        "?c owl:unionOf ?list .",
+    ),
+    _delta_rule(
+        "cax-sco",
+        "?x a ?c2 .",
+        "?c1 rdfs:subClassOf ?c2 . FILTER(!sameTerm(?c1, ?c2))",
+        "?x a ?c1 .",
+        "?c1 rdfs:subClassOf ?c2 . FILTER(!sameTerm(?c1, ?c2))",
+    ),
+    _delta_rule(
+        "cax-eqc",
+        "?x a ?c2 .",
+        "{ ?c1 owl:equivalentClass ?c2 } UNION { ?c2 owl:equivalentClass ?c1 } "
+        "FILTER(!sameTerm(?c1, ?c2))",
+        "?x a ?c1 .",
+        "?c1 owl:equivalentClass ?c2 . FILTER(!sameTerm(?c1, ?c2))",
+    ),
+)
+
+# What the compiled pass (see _compiled_pass) does not cover among the one-atom rules.
+UNCOMPILED_DELTA_RULES = tuple(
+    rule for rule in DELTA_RULES if rule.name in {"cls-hv1", "cls-hv2", "cls-int2", "cls-uni"}
+)
+
+# Rules with several data atoms (or none): evaluated over the whole closure each round.
+JOIN_RULES: tuple[DataRule, ...] = (
+    _join_rule(
         "cls-svf",
         "?u a ?x .",
         "?x owl:someValuesFrom ?y ; owl:onProperty ?p . ?u ?p ?v . "
         "FILTER(sameTerm(?y, owl:Thing) || EXISTS { ?v a ?y })",
         "?x owl:someValuesFrom ?y .",
     ),
-    _rule(
+    _join_rule(
         "cls-avf",
         "?v a ?y .",
         "?x owl:allValuesFrom ?y ; owl:onProperty ?p . ?u a ?x ; ?p ?v . FILTER(!isLiteral(?v))",
         "?x owl:allValuesFrom ?y .",
     ),
-    _rule(
+    _join_rule(
         "cls-int1",
         "?y a ?c .",
         "?c owl:intersectionOf ?list . ?list rdf:first ?first . ?y a ?first . "
         f"FILTER NOT EXISTS {{ ?list {_LIST_MEMBER} ?ci . FILTER NOT EXISTS {{ ?y a ?ci }} }}",
         "?c owl:intersectionOf ?list .",
     ),
-    _rule(
-        "cls-int2",
-        "?u a ?ci .",
-        f"?c owl:intersectionOf/{_LIST_MEMBER} ?ci . ?u a ?c .",
-        "?c owl:intersectionOf ?list .",
-    ),
-    _rule(
-        "cls-uni",
-        "?u a ?c .",
-        f"?c owl:unionOf/{_LIST_MEMBER} ?ci . ?u a ?ci .",
-        "?c owl:unionOf ?list .",
-    ),
-    _rule(
+    _join_rule(
         "cls-oo",
         "?y a ?c .",
         f"?c owl:oneOf/{_LIST_MEMBER} ?y .",
         "?c owl:oneOf ?list .",
     ),
-    _rule(
-        "cax-sco",
-        "?x a ?c2 .",
-        "?c1 rdfs:subClassOf ?c2 . FILTER(!sameTerm(?c1, ?c2)) ?x a ?c1 .",
-        "?c1 rdfs:subClassOf ?c2 . FILTER(!sameTerm(?c1, ?c2))",
-    ),
-    _rule(
-        "cax-eqc",
-        "?x a ?c2 .",
-        "{ ?c1 owl:equivalentClass ?c2 } UNION { ?c2 owl:equivalentClass ?c1 } "
-        "FILTER(!sameTerm(?c1, ?c2)) ?x a ?c1 .",
-        "?c1 owl:equivalentClass ?c2 . FILTER(!sameTerm(?c1, ?c2))",
-    ),
-    _rule(
+    _join_rule(
         "prp-fp",
         "?y1 owl:sameAs ?y2 .",
         "?p a owl:FunctionalProperty . ?x ?p ?y1, ?y2 . FILTER(!sameTerm(?y1, ?y2))",
         "?p a owl:FunctionalProperty .",
     ),
-    _rule(
+    _join_rule(
         "prp-ifp",
         "?x1 owl:sameAs ?x2 .",
         "?p a owl:InverseFunctionalProperty . ?x1 ?p ?y . ?x2 ?p ?y . FILTER(!sameTerm(?x1, ?x2))",
         "?p a owl:InverseFunctionalProperty .",
     ),
-    _rule(
+    _join_rule(
         "cls-maxc2",
         "?y1 owl:sameAs ?y2 .",
         "?x owl:maxCardinality ?n ; owl:onProperty ?p . FILTER(?n = 1) "
         "?u a ?x ; ?p ?y1, ?y2 . FILTER(!sameTerm(?y1, ?y2))",
         "?x owl:maxCardinality ?n .",
     ),
-    _rule(
+    _join_rule(
         "cls-maxqc3-4",
         "?y1 owl:sameAs ?y2 .",
         "?x owl:maxQualifiedCardinality ?n ; owl:onProperty ?p ; owl:onClass ?c . FILTER(?n = 1) "
@@ -324,33 +399,33 @@ DATA_RULES: tuple[Rule, ...] = (
 )
 
 # Table 4: equality. Run only when the store holds an owl:sameAs between two terms.
-EQUALITY_RULES: tuple[Rule, ...] = (
-    _rule(
+EQUALITY_RULES: tuple[DataRule, ...] = (
+    _join_rule(
         "eq-sym",
         "?y owl:sameAs ?x .",
         "?x owl:sameAs ?y . FILTER(!sameTerm(?x, ?y))",
         "?x owl:sameAs ?y . FILTER(!sameTerm(?x, ?y))",
     ),
-    _rule(
+    _join_rule(
         "eq-trans",
         "?x owl:sameAs ?z .",
         "?x owl:sameAs ?y . FILTER(!sameTerm(?x, ?y)) ?y owl:sameAs+ ?z . "
         "FILTER(!sameTerm(?x, ?z))",
         "?x owl:sameAs ?y . FILTER(!sameTerm(?x, ?y))",
     ),
-    _rule(
+    _join_rule(
         "eq-rep-s",
         "?s2 ?p ?o .",
         "?s owl:sameAs ?s2 . FILTER(!sameTerm(?s, ?s2)) ?s ?p ?o .",
         "?x owl:sameAs ?y . FILTER(!sameTerm(?x, ?y))",
     ),
-    _rule(
+    _join_rule(
         "eq-rep-p",
         "?s ?p2 ?o .",
         "?p owl:sameAs ?p2 . FILTER(!sameTerm(?p, ?p2)) ?s ?p ?o .",
         "?x owl:sameAs ?y . FILTER(!sameTerm(?x, ?y))",
     ),
-    _rule(
+    _join_rule(
         "eq-rep-o",
         "?s ?p ?o2 .",
         "?o owl:sameAs ?o2 . FILTER(!sameTerm(?o, ?o2)) ?s ?p ?o .",
@@ -447,21 +522,14 @@ def _transitive_closure(successors: dict[ox.Term, set[ox.Term]]) -> dict[ox.Term
     return {node: reach[component_of[node]] for node in successors}
 
 
-def _close_transitive(store: ox.Store, prop: ox.NamedNode) -> int:
-    """prp-trp for one property; returns how many triples it added."""
-    graph = ox.DefaultGraph()
+def _transitive_additions(store: ox.Store, prop: ox.NamedNode) -> Iterator[ox.Triple]:
+    """prp-trp for one property: the triples its closure adds."""
     successors: dict[ox.Term, set[ox.Term]] = {}
-    for quad in store.quads_for_pattern(None, prop, None, graph):
+    for quad in store.quads_for_pattern(None, prop, None, ox.DefaultGraph()):
         successors.setdefault(quad.subject, set()).add(quad.object)
-    closure = _transitive_closure(successors)
-    new = [
-        ox.Quad(node, prop, target, graph)
-        for node, targets in closure.items()
-        for target in targets - successors[node]
-        if not isinstance(node, ox.Literal)
-    ]
-    store.extend(new)
-    return len(new)
+    for node, targets in _transitive_closure(successors).items():
+        for target in targets - successors[node]:
+            yield ox.Triple(node, prop, target)
 
 
 def _transitive_properties(store: ox.Store) -> list[ox.NamedNode]:
@@ -474,9 +542,9 @@ def _transitive_properties(store: ox.Store) -> list[ox.NamedNode]:
     ]
 
 
-def _specialised_rules(store: ox.Store) -> list[Rule]:
+def _specialised_rules(store: ox.Store) -> list[DataRule]:
     """Rules generated per property or class from the schema as it stands now."""
-    rules: list[Rule] = []
+    rules: list[DataRule] = []
     chain_axiom = ox.NamedNode(OWL + "propertyChainAxiom")
     for quad in store.quads_for_pattern(None, chain_axiom, None, ox.DefaultGraph()):
         chain = _list_members(store, quad.object)
@@ -487,13 +555,7 @@ def _specialised_rules(store: ox.Store) -> list[Rule]:
         ):
             path = "/".join(_iri(p) for p in chain)
             target = _iri(quad.subject)
-            rules.append(
-                Rule(
-                    f"prp-spo2 {target}",
-                    f"INSERT {{ ?x {target} ?z }} WHERE {{ ?x {path} ?z }}",
-                    "",
-                )
-            )
+            rules.append(_data_rule(f"prp-spo2 {target}", f"?x {target} ?z .", f"?x {path} ?z"))
     key = ox.NamedNode(OWL + "hasKey")
     for quad in store.quads_for_pattern(None, key, None, ox.DefaultGraph()):
         properties = _list_members(store, quad.object)
@@ -505,11 +567,10 @@ def _specialised_rules(store: ox.Store) -> list[Rule]:
             target = str(quad.subject)
             values = " ".join(f"?x {p} ?z{i} . ?y {p} ?z{i} ." for i, p in enumerate(properties))
             rules.append(
-                Rule(
+                _data_rule(
                     f"prp-key {target}",
-                    f"{_PREFIXES}INSERT {{ ?x owl:sameAs ?y }} WHERE {{ ?x a {target} . "
-                    f"?y a {target} . FILTER(!sameTerm(?x, ?y)) {values} }}",
-                    "",
+                    "?x owl:sameAs ?y .",
+                    f"?x a {target} . ?y a {target} . FILTER(!sameTerm(?x, ?y)) {values}",
                 )
             )
     return rules
@@ -583,45 +644,345 @@ def _run(store: ox.Store, rules: Iterable[Rule], report: ReasoningReport) -> Non
             continue
         started = time.perf_counter()
         store.update(rule.update)
-        family = rule.name.split(" ", 1)[0]
-        report.rule_seconds[family] = (
-            report.rule_seconds.get(family, 0.0) + time.perf_counter() - started
-        )
+        _timed(report, rule.name, started)
+
+
+def _derive(
+    source: ox.Store,
+    closure: ox.Store,
+    rules: Iterable[DataRule],
+    new: set[ox.Triple],
+    report: ReasoningReport,
+) -> None:
+    """Evaluate ``rules`` on ``source``; add to ``new`` what ``closure`` lacks."""
+    graph = ox.DefaultGraph()
+    for rule in rules:
+        if rule.guard and not closure.query(rule.guard):
+            continue
+        started = time.perf_counter()
+        s, p, o = rule.template
+        # Asking the closure itself, the query can leave out what it already holds.
+        known_filtered = source is closure
+        for row in source.query(rule.select_new if known_filtered else rule.select):
+            subject = row[s] if isinstance(s, str) else s
+            if isinstance(subject, ox.Literal):
+                continue  # RDF 1.1 has no literal subjects
+            predicate = row[p] if isinstance(p, str) else p
+            if not isinstance(predicate, ox.NamedNode):
+                continue  # nor blank-node predicates
+            obj = row[o] if isinstance(o, str) else o
+            if known_filtered or ox.Quad(subject, predicate, obj, graph) not in closure:
+                new.add(ox.Triple(subject, predicate, obj))
+        _timed(report, rule.name.split(" ", 1)[0], started)
+
+
+def _timed(report: ReasoningReport, family: str, started: float) -> None:
+    report.rule_seconds[family] = (
+        report.rule_seconds.get(family, 0.0) + time.perf_counter() - started
+    )
 
 
 def _size(store: ox.Store) -> int:
     return len(store)
 
 
-def close_store(store: ox.Store, *, max_rounds: int = 100) -> ReasoningReport:
-    """Extend the default graph of ``store`` in place to its OWL 2 RL closure."""
+_SCHEMA_PREDICATES = frozenset(
+    (
+        *(RDFS + n for n in ("subClassOf", "subPropertyOf", "domain", "range")),
+        *(
+            OWL + n
+            for n in [
+                "equivalentClass",
+                "equivalentProperty",
+                "inverseOf",
+                "onProperty",
+                "hasValue",
+                "someValuesFrom",
+                "allValuesFrom",
+                "intersectionOf",
+                "unionOf",
+                "oneOf",
+                "propertyChainAxiom",
+                "hasKey",
+                "maxCardinality",
+                "maxQualifiedCardinality",
+                "onClass",
+            ]
+        ),
+        RDF + "first",
+        RDF + "rest",
+    )
+)
+_META_CLASSES = frozenset(
+    (
+        *(
+            OWL + n
+            for n in [
+                "Class",
+                "ObjectProperty",
+                "DatatypeProperty",
+                "TransitiveProperty",
+                "SymmetricProperty",
+                "FunctionalProperty",
+                "InverseFunctionalProperty",
+                "Restriction",
+            ]
+        ),
+        RDF + "Property",
+    )
+)
+
+
+def _is_schema(triple: ox.Triple | ox.Quad) -> bool:
+    predicate = triple.predicate.value
+    if predicate in _SCHEMA_PREDICATES:
+        return True
+    return predicate == RDF + "type" and getattr(triple.object, "value", "") in _META_CLASSES
+
+
+def _close_schema(store: ox.Store, report: ReasoningReport) -> list[ox.Quad]:
+    """Close the schema in place; return it (every schema triple) for the delta stores."""
+    size, previous = _size(store), -1
+    while size != previous:
+        previous = size
+        _run(store, SCHEMA_RULES, report)
+        size = _size(store)
+    schema: list[ox.Quad] = []
+    for predicate in _SCHEMA_PREDICATES:
+        schema.extend(
+            store.quads_for_pattern(None, ox.NamedNode(predicate), None, ox.DefaultGraph())
+        )
+    rdf_type = ox.NamedNode(RDF + "type")
+    for meta in _META_CLASSES:
+        schema.extend(
+            store.quads_for_pattern(None, rdf_type, ox.NamedNode(meta), ox.DefaultGraph())
+        )
+    return schema
+
+
+_RDF_TYPE = ox.NamedNode(RDF + "type")
+_Abstract = tuple[object, ox.NamedNode, object]  # subject/object: "S", "O" or a constant
+
+
+class _Schema:
+    """The closed schema, read once, as the single-atom rules need it."""
+
+    def __init__(self, store: ox.Store) -> None:
+        def pairs(predicate: str) -> list[tuple[ox.Term, ox.Term]]:
+            return [
+                (q.subject, q.object)
+                for q in store.quads_for_pattern(
+                    None, ox.NamedNode(predicate), None, ox.DefaultGraph()
+                )
+            ]
+
+        self.super_properties: dict[ox.Term, set[ox.Term]] = defaultdict(set)
+        for a, b in pairs(RDFS + "subPropertyOf"):
+            self.super_properties[a].add(b)
+        for a, b in pairs(OWL + "equivalentProperty"):
+            self.super_properties[a].add(b)
+            self.super_properties[b].add(a)
+        self.inverses: dict[ox.Term, set[ox.Term]] = defaultdict(set)
+        for a, b in pairs(OWL + "inverseOf"):
+            self.inverses[a].add(b)
+            self.inverses[b].add(a)
+        self.symmetric = {
+            q.subject
+            for q in store.quads_for_pattern(
+                None, _RDF_TYPE, ox.NamedNode(OWL + "SymmetricProperty"), ox.DefaultGraph()
+            )
+        }
+        self.domains: dict[ox.Term, set[ox.Term]] = defaultdict(set)
+        for a, b in pairs(RDFS + "domain"):
+            self.domains[a].add(b)
+        self.ranges: dict[ox.Term, set[ox.Term]] = defaultdict(set)
+        for a, b in pairs(RDFS + "range"):
+            self.ranges[a].add(b)
+        self.super_classes: dict[ox.Term, set[ox.Term]] = defaultdict(set)
+        for a, b in pairs(RDFS + "subClassOf"):
+            if a != b:
+                self.super_classes[a].add(b)
+        for a, b in pairs(OWL + "equivalentClass"):
+            if a != b:
+                self.super_classes[a].add(b)
+                self.super_classes[b].add(a)
+
+    def consequences(self, start: _Abstract) -> set[_Abstract]:
+        """Everything prp-spo1/eqp/inv/symp/dom/rng and cax-sco/eqc derive from one triple."""
+        found = {start}
+        work = [start]
+        while work:
+            x, q, y = work.pop()
+            derived: list[_Abstract] = [(x, r, y) for r in self.super_properties.get(q, ())]
+            derived += [(y, r, x) for r in self.inverses.get(q, ())]
+            if q in self.symmetric:
+                derived.append((y, q, x))
+            derived += [(x, _RDF_TYPE, c) for c in self.domains.get(q, ())]
+            derived += [(y, _RDF_TYPE, c) for c in self.ranges.get(q, ())]
+            if q == _RDF_TYPE:
+                derived += [(x, _RDF_TYPE, c) for c in self.super_classes.get(y, ())]
+            for triple in derived:
+                if triple not in found and not isinstance(triple[0], ox.NamedNode):
+                    found.add(triple)
+                    work.append(triple)
+        return found
+
+
+def _compiled_pass(store: ox.Store, report: ReasoningReport) -> int | None:
+    """Close the whole store under the single-atom property and class rules at once.
+
+    The rules are compiled against the schema: for each class D, one query finds
+    every node that some asserted triple makes a D (through any chain of
+    sub-properties, inverses, domains, ranges and super-classes); for each
+    property q, one query finds every pair that must be related by q. Each
+    inferred triple is so produced exactly once, with no rounds. Returns how many
+    schema triples it added, or None (doing nothing) when the schema needs a form
+    the compilation does not cover.
+    """
+    begun = time.perf_counter()
+    schema = _Schema(store)
+    predicates = [row["p"] for row in store.query("SELECT DISTINCT ?p WHERE { ?s ?p ?o }")]
+    classes = [row["c"] for row in store.query(f"SELECT DISTINCT ?c WHERE {{ ?s <{RDF}type> ?c }}")]
+    type_sources: dict[ox.Term, set[tuple[str, ox.Term]]] = defaultdict(set)
+    property_sources: dict[ox.Term, set[tuple[str, ox.Term]]] = defaultdict(set)
+    starts: list[_Abstract] = [("S", p, "O") for p in predicates if p != _RDF_TYPE]
+    starts += [("S", _RDF_TYPE, c) for c in classes if isinstance(c, ox.NamedNode)]
+    for start in starts:
+        derived_types: dict[str, set[ox.Term]] = defaultdict(set)
+        for x, q, y in schema.consequences(start):
+            if (x, q, y) == start:
+                continue
+            if q == _RDF_TYPE and isinstance(y, ox.NamedNode | ox.BlankNode) and x in ("S", "O"):
+                derived_types[x].add(y)  # type: ignore[index]
+            elif q != _RDF_TYPE and {x, y} == {"S", "O"} and start[1] != _RDF_TYPE:
+                property_sources[q].add(("forward" if x == "S" else "inverse", start[1]))
+            else:
+                return None
+        if start[1] == _RDF_TYPE:
+            continue  # a type's super-classes come from the (type, C) sources below
+        for x, types in derived_types.items():
+            side = "subject" if x == "S" else "object"
+            for target in types:
+                strictly_below = any(
+                    target in schema.super_classes.get(other, ())
+                    and other not in schema.super_classes.get(target, ())
+                    for other in types
+                    if other != target
+                )
+                if not strictly_below:
+                    type_sources[target].add((side, start[1]))
+    # A class's instances include those of its sub-classes, computed before it.
+    known_classes = set(classes) | set(type_sources)
+    for sub in known_classes:
+        for target in schema.super_classes.get(sub, ()):
+            if target != sub:
+                type_sources[target].add(("type", sub))
+    order = graphlib.TopologicalSorter(
+        {
+            target: [
+                t
+                for t in type_sources
+                if target in schema.super_classes.get(t, ())
+                and t not in schema.super_classes.get(target, ())
+            ]
+            for target in type_sources
+        }
+    )
+    type_targets = list(order.static_order())
+    _timed(report, "compile", begun)
+    graph = ox.DefaultGraph()
+    schema_added = 0
+    for target in type_targets:
+        sources = type_sources[target]
+        begun = time.perf_counter()
+        branches = []
+        for kind in ("subject", "object", "type"):
+            members = " ".join(str(t) for k, t in sources if k == kind)
+            if not members:
+                continue
+            if kind == "subject":
+                branches.append(f"{{ VALUES ?p {{ {members} }} ?x ?p ?any }}")
+            elif kind == "object":
+                branches.append(
+                    f"{{ VALUES ?p {{ {members} }} ?any ?p ?x FILTER(!isLiteral(?x)) }}"
+                )
+            else:
+                branches.append(f"{{ VALUES ?c {{ {members} }} ?x <{RDF}type> ?c }}")
+        query = (
+            f"SELECT ?x WHERE {{ {{ SELECT DISTINCT ?x WHERE {{ {' UNION '.join(branches)} }} }} "
+            f"FILTER NOT EXISTS {{ ?x <{RDF}type> {target} }} }}"
+        )
+        found = [ox.Quad(row["x"], _RDF_TYPE, target, graph) for row in store.query(query)]
+        store.extend(found)
+        _timed(report, "compiled-types", begun)
+        if target.value in _META_CLASSES:
+            schema_added += len(found)
+    for target, sources in property_sources.items():
+        begun = time.perf_counter()
+        branches = []
+        forward = " ".join(str(t) for k, t in sources if k == "forward")
+        inverse = " ".join(str(t) for k, t in sources if k == "inverse")
+        if forward:
+            branches.append(f"{{ VALUES ?p {{ {forward} }} ?x ?p ?y }}")
+        if inverse:
+            branches.append(f"{{ VALUES ?p {{ {inverse} }} ?y ?p ?x FILTER(!isLiteral(?x)) }}")
+        query = (
+            "SELECT ?x ?y WHERE { { SELECT DISTINCT ?x ?y WHERE { "
+            f"{' UNION '.join(branches)} }} }} "
+            f"FILTER NOT EXISTS {{ ?x {target} ?y }} }}"
+        )
+        found = [ox.Quad(row["x"], target, row["y"], graph) for row in store.query(query)]
+        store.extend(found)
+        _timed(report, "compiled-properties", begun)
+        if target.value in _SCHEMA_PREDICATES:
+            schema_added += len(found)
+    return schema_added
+
+
+def close_store(store: ox.Store, *, max_rounds: int = 1000) -> ReasoningReport:
+    """Extend the default graph of ``store`` in place to its OWL 2 RL closure.
+
+    Semi-naive: the rules with one data atom are evaluated on a small store
+    holding the schema and what the previous round added, so each triple passes
+    through them once; the rules joining several data atoms run over the whole
+    closure, guarded by their schema. When a round adds schema triples the
+    schema is closed again and the next round treats the whole closure as new.
+    """
     report = ReasoningReport(asserted=_size(store))
     started = time.perf_counter()
     store.extend(_one_time_triples(store))
-    equality_guard = EQUALITY_RULES[0].guard
-    size = _size(store)
+    schema = _close_schema(store, report)
+    source = store  # the first round's additions are everything
+    graph = ox.DefaultGraph()
     while report.rounds < max_rounds:
         report.rounds += 1
-        schema_size = -1
-        while schema_size != size:  # the schema closes first: the data rules read it
-            schema_size = size
-            _run(store, SCHEMA_RULES, report)
-            size = _size(store)
-        round_start = size
-        _run(store, DATA_RULES, report)
-        _run(store, _specialised_rules(store), report)
-        transitive_started = time.perf_counter()
+        new: set[ox.Triple] = set()
+        schema_added = _compiled_pass(store, report) if source is store else None
+        if schema_added is None:
+            _derive(source, store, DELTA_RULES, new, report)
+        else:
+            _derive(store, store, UNCOMPILED_DELTA_RULES, new, report)
+        _derive(store, store, JOIN_RULES, new, report)
+        _derive(store, store, _specialised_rules(store), new, report)
+        begun = time.perf_counter()
         for prop in _transitive_properties(store):
-            _close_transitive(store, prop)
-        report.rule_seconds["prp-trp"] = (
-            report.rule_seconds.get("prp-trp", 0.0) + time.perf_counter() - transitive_started
-        )
-        if store.query(equality_guard):
-            _run(store, EQUALITY_RULES, report)
-        size = _size(store)
-        if size == round_start:
+            new.update(_transitive_additions(store, prop))
+        _timed(report, "prp-trp", begun)
+        if store.query(EQUALITY_RULES[0].guard):
+            _derive(store, store, EQUALITY_RULES, new, report)
+        if not new and not schema_added:
             break
-    report.closure = size
+        begun = time.perf_counter()
+        store.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in new)
+        if schema_added or any(_is_schema(t) for t in new):
+            schema = _close_schema(store, report)
+            source = store
+        else:
+            source = ox.Store()
+            source.extend(schema)
+            source.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in new)
+        _timed(report, "insert", begun)
+    report.closure = _size(store)
     report.seconds = time.perf_counter() - started
     return report
 
