@@ -17,6 +17,10 @@ def build_executor(settings: Settings) -> QueryExecutor:
     policy = ServicePolicy(
         allow=settings.service_allow, allow_private=settings.service_allow_private
     )
+    if settings.sparql_backend:
+        from defence_engagements.query.remote import remote_executor_for
+
+        return remote_executor_for(settings, policy)
     if settings.query_workers > 0:
         from defence_engagements.query.pool import WorkerPoolExecutor
 
@@ -44,13 +48,22 @@ def serve(
             "canonical IRIs are mapped onto it. Default: http://HOST:PORT/."
         ),
     ] = None,
+    sparql_backend: Annotated[
+        str | None,
+        typer.Option(
+            help="Answer from this remote SPARQL endpoint (filled by `engagements push`) "
+            "instead of the embedded store; build metadata still comes from build/current."
+        ),
+    ] = None,
 ) -> None:
     """Serve the SPARQL endpoint, linked-data documents, pages and dumps."""
     import uvicorn
 
     from defence_engagements.web.app import create_app
 
-    settings = load_settings().with_overrides(host=host, port=port, public_base_url=base_url)
+    settings = load_settings().with_overrides(
+        host=host, port=port, public_base_url=base_url, sparql_backend=sparql_backend
+    )
     application = create_app(settings, build_executor(settings))
     uvicorn.run(
         application,

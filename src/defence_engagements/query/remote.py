@@ -25,6 +25,7 @@ import pyoxigraph
 
 from defence_engagements import formats
 from defence_engagements.errors import (
+    ConfigurationError,
     NotAcceptableError,
     OverloadedError,
     QueryError,
@@ -33,6 +34,7 @@ from defence_engagements.errors import (
     StoreUnavailableError,
 )
 from defence_engagements.formats import Format, FormatKind
+from defence_engagements.namespaces import NAMED_GRAPHS
 from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
 from defence_engagements.query.results_writer import (
     Written,
@@ -41,6 +43,8 @@ from defence_engagements.query.results_writer import (
     write_solutions,
 )
 from defence_engagements.query.service_policy import ServicePolicy
+from defence_engagements.settings import Settings
+from defence_engagements.store import read_manifest
 
 # Asked of the remote: formats that carry every term faithfully and parse fast.
 RESULTS_WIRE_FORMAT = formats.RESULTS_JSON
@@ -201,3 +205,26 @@ def _need(fmt: Format | None) -> Format:
     if fmt is None:
         raise NotAcceptableError("none of the accepted media types can carry this query's result")
     return fmt
+
+
+def remote_executor_for(settings: Settings, policy: ServicePolicy) -> RemoteExecutor:
+    """The executor `engagements serve --sparql-backend` runs on.
+
+    The dataset is the published build's graphs when a build is at hand (the store
+    was filled by `engagements push` from it), else the contract's graphs.
+    """
+    if not settings.sparql_backend:
+        raise ConfigurationError("no SPARQL backend is configured")
+    graphs = list(NAMED_GRAPHS)
+    if settings.current_build.exists():
+        try:
+            listed = read_manifest(settings.current_build.resolve()).get("graphs") or {}
+        except StoreUnavailableError:
+            listed = {}
+        graphs += sorted(set(listed) - set(graphs))
+    return RemoteExecutor(
+        settings.sparql_backend,
+        dataset_graphs=graphs,
+        policy=policy,
+        user_agent=settings.user_agent,
+    )
