@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import pyoxigraph
 
 from defence_engagements.query import QueryExecutor
 from defence_engagements.settings import Settings
+from defence_engagements.web.memo import Memo
 from defence_engagements.web.published_build import BuildProvider
 from defence_engagements.web.urls import UrlMapper
 
@@ -16,3 +19,7 @@ class WebContext:
     executor: QueryExecutor
     builds: BuildProvider
     urls: UrlMapper
+    # (build version, IRI) → the resource's description; shared by /id and every /doc variant.
+    descriptions: Memo[list[pyoxigraph.Triple]] = field(default_factory=Memo)
+    # ETag → rendered page body; an ETag already names the build, URL base and format.
+    pages: Memo[bytes] = field(default_factory=lambda: Memo(512))

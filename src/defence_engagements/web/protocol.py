@@ -58,6 +58,12 @@ def _one(params: list[tuple[str, str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _first(params: list[tuple[str, str]], name: str) -> str | None:
+    """Lenient where the protocol is silent: clients such as SPARQLWrapper repeat format=."""
+    values = [value for key, value in params if key == name]
+    return values[0] if values else None
+
+
 def _all(params: list[tuple[str, str]], name: str) -> tuple[str, ...]:
     return tuple(value for key, value in params if key == name)
 
@@ -108,7 +114,7 @@ def read_protocol_request(
                 query=text,
                 default_graph_uris=_all(url_params, "default-graph-uri"),
                 named_graph_uris=_all(url_params, "named-graph-uri"),
-                format_override=_one(url_params, "format"),
+                format_override=_first(url_params, "format"),
                 timeout=_one(url_params, "timeout"),
             )
         )
@@ -126,7 +132,7 @@ def _from_params(params: list[tuple[str, str]]) -> ProtocolRequest:
             query=_one(params, "query"),
             default_graph_uris=_all(params, "default-graph-uri"),
             named_graph_uris=_all(params, "named-graph-uri"),
-            format_override=_one(params, "format") or _one(params, "output"),
+            format_override=_first(params, "format") or _first(params, "output"),
             timeout=_one(params, "timeout"),
         )
     )

@@ -29,7 +29,7 @@ from defence_engagements.web.caching import (
 )
 from defence_engagements.web.context import WebContext
 from defence_engagements.web.data_access import select
-from defence_engagements.web.description import describe, is_known
+from defence_engagements.web.description import describe
 from defence_engagements.web.errors import error_response
 from defence_engagements.web.pages import render_resource_page
 from defence_engagements.web.rendering import render_page
@@ -41,6 +41,17 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 def _context(request: Request) -> WebContext:
     return request.app.state.context  # type: ignore[no-any-return]
+
+
+def _valid(kind: str, slug: str) -> bool:
+    return bool(SLUG_PATTERN.match(kind) and SLUG_PATTERN.match(slug))
+
+
+async def _description(context: WebContext, canonical: str) -> list[pyoxigraph.Triple]:
+    version = context.builds.current().version
+    return await context.descriptions.get_or_compute(
+        (version, canonical), lambda: describe(context.executor, canonical)
+    )
 
 
 def _split_name(name: str) -> tuple[str, Format | None, bool]:
@@ -59,7 +70,7 @@ async def thing(request: Request) -> Response:
     kind, slug = request.path_params["kind"], request.path_params["slug"]
     try:
         canonical = f"{BASE}id/{kind}/{slug}"
-        if not SLUG_PATTERN.match(slug) or not await is_known(context.executor, canonical):
+        if not _valid(kind, slug) or not await _description(context, canonical):
             return await _not_found(request, context, kind, slug)
         fmt = negotiation.negotiate(request.headers.get("accept"), negotiation.DOCUMENT_OFFER)
         if fmt is None:
@@ -90,7 +101,7 @@ async def document(request: Request) -> Response:
                 raise NotAcceptableError(
                     "this document is available as HTML, Turtle, N-Triples, JSON-LD and RDF/XML"
                 )
-        if not SLUG_PATTERN.match(slug):
+        if not _valid(kind, slug):
             return await _not_found(request, context, kind, slug)
         build = context.builds.current()
         etag = build_etag(build.version, "doc", canonical, fmt.name, context.urls.serving_base)
@@ -101,13 +112,19 @@ async def document(request: Request) -> Response:
         )
         if matches_if_none_match(request, etag):
             return not_modified(etag, extra)
-        triples = await describe(context.executor, canonical)
+        headers = cached_headers(etag, extra)
+        rendered = context.pages.get(etag)
+        if rendered is not None:
+            return Response(rendered, headers=headers, media_type=fmt.content_type)
+        triples = await _description(context, canonical)
         if not triples:
             return await _not_found(request, context, kind, slug)
-        headers = cached_headers(etag, extra)
         if fmt is formats.HTML:
-            return await render_resource_page(request, context, canonical, kind, triples, headers)
+            page = await render_resource_page(request, context, canonical, kind, triples, headers)
+            context.pages.put(etag, bytes(page.body))
+            return page
         body = serialize_document(canonical, f"{BASE}doc/{kind}/{slug}", triples, fmt)
+        context.pages.put(etag, body)
         return Response(body, headers=headers, media_type=fmt.content_type)
     except EngagementsError as error:
         return error_response(request, error)

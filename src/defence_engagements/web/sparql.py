@@ -11,12 +11,13 @@ whose answer can change within a build — SERVICE, NOW(), RAND()… — get no 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from defence_engagements.errors import EngagementsError, NotAcceptableError
-from defence_engagements.query import QueryRequest
+from defence_engagements.errors import EngagementsError, NotAcceptableError, QuerySyntaxError
+from defence_engagements.query import QueryRequest, QueryResponse
 from defence_engagements.web import negotiation
 from defence_engagements.web.caching import (
     READ_HEADERS,
@@ -106,12 +107,28 @@ async def _answer(request: Request, context: WebContext, protocol: ProtocolReque
         )
         if matches_if_none_match(request, etag):
             return not_modified(etag)
-    response = await context.executor.execute(query_request)
+    response = await _execute_with_service_base(context, query_request)
     headers = cached_headers(etag) if etag else {**READ_HEADERS, "Cache-Control": "no-store"}
     if response.truncated:
         headers["X-Result-Truncated"] = "true"
         headers["X-Result-Limit"] = str(settings.max_rows)
     return Response(response.body, headers=headers, media_type=response.format.content_type)
+
+
+async def _execute_with_service_base(context: WebContext, request: QueryRequest) -> QueryResponse:
+    """Run the query; relative IRIs resolve against the endpoint URL (the protocol's
+    service-defined base). Only a query that fails to parse without a base is run
+    again with one, so parser messages keep the positions the client sent."""
+    try:
+        return await context.executor.execute(request)
+    except QuerySyntaxError as error:
+        if "IRI" not in error.message:
+            raise
+        based = replace(request, query=f"BASE <{context.urls.url('sparql')}>\n{request.query}")
+        try:
+            return await context.executor.execute(based)
+        except QuerySyntaxError:
+            raise error from None
 
 
 async def _describe_service(request: Request, context: WebContext) -> Response:
