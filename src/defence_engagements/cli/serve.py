@@ -55,6 +55,50 @@ def serve(
             "instead of the embedded store; build metadata still comes from build/current."
         ),
     ] = None,
+    query_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Longest a query may run, in seconds (default 30); a request's own "
+            "timeout= parameter is capped by it. A query out of time is stopped.",
+            min=0.1,
+        ),
+    ] = None,
+    max_rows: Annotated[
+        int | None,
+        typer.Option(
+            help="Most solutions or triples in one answer (default 100000); a cut answer says so.",
+            min=1,
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Query worker processes (default 2); 0 runs queries in-process, "
+            "without time limits.",
+            min=0,
+        ),
+    ] = None,
+    service_allow: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A SPARQL endpoint federated queries may call with SERVICE (repeatable; "
+            "exact IRI). Default: https://query.wikidata.org/sparql."
+        ),
+    ] = None,
+    service_allow_private: Annotated[
+        bool | None,
+        typer.Option(
+            "--service-allow-private",
+            help="Let allow-listed SERVICE endpoints resolve to loopback, private or "
+            "link-local addresses (a private mirror, tests).",
+        ),
+    ] = None,
+    service_timeout: Annotated[
+        float | None,
+        typer.Option(
+            help="Longest a query that calls SERVICE may run, in seconds (default 10).", min=0.1
+        ),
+    ] = None,
 ) -> None:
     """Serve the SPARQL endpoint, linked-data documents, pages and dumps."""
     import uvicorn
@@ -62,7 +106,16 @@ def serve(
     from defence_engagements.web.app import create_app
 
     settings = load_settings().with_overrides(
-        host=host, port=port, public_base_url=base_url, sparql_backend=sparql_backend
+        host=host,
+        port=port,
+        public_base_url=base_url,
+        sparql_backend=sparql_backend,
+        query_timeout=query_timeout,
+        max_rows=max_rows,
+        query_workers=workers,
+        service_allow=tuple(service_allow) if service_allow else None,
+        service_allow_private=service_allow_private,
+        service_timeout=service_timeout,
     )
     application = create_app(settings, build_executor(settings))
     uvicorn.run(

@@ -40,6 +40,7 @@ EXPOSED_HEADERS = [
     "Last-Modified",
     "X-Result-Truncated",
     "X-Result-Limit",
+    "Warning",
     "Retry-After",
 ]
 
@@ -85,6 +86,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        start = getattr(executor, "start", None)
+        if start is not None:
+            await start()  # worker processes ready before the first request
         try:
             yield
         finally:

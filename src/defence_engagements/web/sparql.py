@@ -112,6 +112,10 @@ async def _answer(request: Request, context: WebContext, protocol: ProtocolReque
     if response.truncated:
         headers["X-Result-Truncated"] = "true"
         headers["X-Result-Limit"] = str(settings.max_rows)
+        headers["Warning"] = (
+            f'199 - "results truncated: only the first {response.rows} are included '
+            f"(the server's limit is {settings.max_rows})\""
+        )
     return Response(response.body, headers=headers, media_type=response.format.content_type)
 
 
