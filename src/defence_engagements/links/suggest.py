@@ -37,7 +37,7 @@ from defence_engagements.links.expected_types import (
 from defence_engagements.links.names import search_variants, similarity
 from defence_engagements.links.records import DataGraph, Name, linked_items
 from defence_engagements.links.wikidata_client import WikidataClient, batched
-from defence_engagements.namespaces import split_thing_iri
+from defence_engagements.namespaces import WIKIDATA_ITEM_PATTERN, split_thing_iri
 
 NAME_WEIGHT, TYPE_WEIGHT, CONTEXT_WEIGHT = 0.5, 0.3, 0.2
 DEFAULT_LANGUAGES = ("en", "mul")
@@ -133,7 +133,7 @@ def suggest_links(
     for batch in batched(rows, LOOKUP_ROWS_PER_QUERY):
         for row in client.select(queries.label_lookup(batch)):
             item = row["item"].value
-            if row["item"].kind != "uri" or not item.startswith("http://www.wikidata.org/entity/Q"):
+            if row["item"].kind != "uri" or not WIKIDATA_ITEM_PATTERN.match(item):
                 continue
             candidate = found[row["key"].value].setdefault(item, Candidate(item))
             text = row["text"]
