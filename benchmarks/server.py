@@ -1,0 +1,304 @@
+"""Server suite: our endpoint against `oxigraph serve-read-only` and rdflib-endpoint, with wrk.
+
+``python -m benchmarks server [--engagements 10000] [--duration 10]
+[--servers ours,oxigraph,rdflib]``
+
+Every server gets the same quads: ours serves a build of the generated tree;
+oxigraph serves that build's store directory read-only with
+``--union-default-graph``; rdflib-endpoint serves the N-Quads dump. For each
+workload and concurrency (1, 8, 32 connections, wrk with two threads on
+loopback) it records requests/s and the p50/p99 latency:
+
+- light: ``SELECT ?p ?o WHERE { <engagement> ?p ?o }`` with the engagement
+  drawn at random from 500+ (a Lua script), so no cache can answer;
+- repeated: one light query, the same every time (caching allowed);
+- heavy: a GROUP BY over every engagement;
+- page: the HTML page of one engagement (ours only: the others have none).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks import trees
+from benchmarks.measure import REPO_ROOT, write_results
+
+VENV_BIN = Path(sys.executable).parent
+DEX = "https://w3id.org/defence-engagements/def#"
+HEAVY = (
+    f"PREFIX dex: <{DEX}> SELECT ?type (COUNT(?e) AS ?n) WHERE {{ ?e a dex:Engagement ; "
+    "dex:engagementType ?type } GROUP BY ?type ORDER BY DESC(?n)"
+)
+CONCURRENCY = (1, 8, 32)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def light_query(iri: str) -> str:
+    return f"SELECT ?p ?o WHERE {{ <{iri}> ?p ?o }}"
+
+
+def lua_script(paths: list[str], accept: str) -> str:
+    entries = ",\n".join(json.dumps(p) for p in paths)
+    return (
+        f"local paths = {{\n{entries}\n}}\n"
+        "math.randomseed(os.time())\n"
+        "request = function()\n"
+        "  local path = paths[math.random(#paths)]\n"
+        f'  return wrk.format("GET", path, {{["Accept"] = "{accept}"}})\n'
+        "end\n"
+    )
+
+
+def wrk(
+    url_base: str, paths: list[str], accept: str, connections: int, duration: int
+) -> dict[str, Any]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua_script(paths, accept))
+    completed = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            str(min(2, connections)),
+            "-c",
+            str(connections),
+            "-d",
+            f"{duration}s",
+            "--latency",
+            "--timeout",
+            "30s",
+            "-s",
+            script.name,
+            url_base,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    os.unlink(script.name)
+    return parse_wrk(completed.stdout)
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    def millis(text: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    p50 = millis(re.search(r"\s50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    p99 = millis(re.search(r"\s99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return {
+        "rps": rps,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+class Server:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        url: str,
+        sparql_path: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.name, self.url, self.sparql_path = name, url, sparql_path
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - open for the server's lifetime
+            "wb", suffix=f"-{name}.log", delete=False
+        )
+        self.process = subprocess.Popen(
+            command,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env={**os.environ, **(env or {})},
+            start_new_session=True,
+        )
+
+    def wait(self, probe: str, deadline: float = 900) -> None:
+        start = time.monotonic()
+        while time.monotonic() - start < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited; see {self.log.name}")
+            try:
+                if httpx.get(self.url + probe, timeout=5).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError(f"{self.name} did not come up; see {self.log.name}")
+
+    def stop(self) -> None:
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def sparql_paths(server: Server, queries: list[str]) -> list[str]:
+    return [f"{server.sparql_path}?query={urllib.parse.quote(q)}" for q in queries]
+
+
+def measure(
+    server: Server, engagements: list[str], duration: int, page_paths: list[str] | None
+) -> dict[str, Any]:
+    light = sparql_paths(server, [light_query(e) for e in engagements])
+    workloads: dict[str, tuple[list[str], str]] = {
+        "light": (light, "application/sparql-results+json"),
+        "repeated": (light[:1], "application/sparql-results+json"),
+        "heavy": (sparql_paths(server, [HEAVY]), "application/sparql-results+json"),
+    }
+    if page_paths:
+        workloads["page"] = (page_paths, "text/html")
+    results: dict[str, Any] = {}
+    for name, (paths, accept) in workloads.items():
+        check = httpx.get(server.url + paths[0], headers={"Accept": accept}, timeout=60)
+        if check.status_code != 200:
+            results[name] = {"error": f"HTTP {check.status_code}"}
+            continue
+        for connections in CONCURRENCY:
+            results[f"{name}@{connections}"] = wrk(server.url, paths, accept, connections, duration)
+            print(server.name, name, connections, results[f"{name}@{connections}"], flush=True)
+    return results
+
+
+def build_tree(tree: Path, build_dir: Path) -> Path:
+    env = {
+        **os.environ,
+        "ENGAGEMENTS_REPO_ROOT": str(tree),
+        "ENGAGEMENTS_BUILD_DIR": str(build_dir),
+    }
+    subprocess.run(
+        [str(VENV_BIN / "engagements"), "build", "--quiet"], cwd=tree, env=env, check=True
+    )
+    return (build_dir / "current").resolve()
+
+
+def engagement_iris(store_dir: Path, limit: int = 600) -> list[str]:
+    import pyoxigraph as ox
+
+    store = ox.Store.read_only(str(store_dir))
+    rows = store.query(
+        f"SELECT DISTINCT ?e WHERE {{ GRAPH ?g {{ ?e a <{DEX}Engagement> }} }} LIMIT {limit}"
+    )
+    return [row["e"].value for row in rows]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks server", description=__doc__)
+    parser.add_argument("--engagements", type=int, default=10000)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--servers", default="ours,oxigraph,rdflib")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is missing: run benchmarks/setup.sh")
+    tree = trees.tree(args.engagements)
+    build = build_tree(tree, trees.WORK / "builds" / f"n{args.engagements}")
+    iris = engagement_iris(build / "store")
+    if len(iris) < 500:
+        raise SystemExit(f"only {len(iris)} engagements: the light mix needs 500 distinct queries")
+    results: dict[str, Any] = {"engagements": args.engagements, "distinct_light_queries": len(iris)}
+    for name in args.servers.split(","):
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        pages = None
+        if name == "ours":
+            server = Server(
+                name,
+                [
+                    str(VENV_BIN / "engagements"),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                ],
+                url,
+                "/sparql",
+                env={
+                    "ENGAGEMENTS_REPO_ROOT": str(tree),
+                    "ENGAGEMENTS_BUILD_DIR": str(build.parent.parent),
+                },
+            )
+            base = "https://w3id.org/defence-engagements"
+            pages = [iri.removeprefix(base) for iri in iris]
+        elif name == "oxigraph":
+            server = Server(
+                name,
+                [
+                    str(VENV_BIN / "oxigraph"),
+                    "serve-read-only",
+                    "--location",
+                    str(build / "store"),
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--union-default-graph",
+                ],
+                url,
+                "/query",
+            )
+        else:
+            dump = build / "dumps" / "engagements.nq.gz"
+            plain = trees.WORK / f"n{args.engagements}.nq"
+            if not plain.exists():
+                plain.write_bytes(gzip.decompress(dump.read_bytes()))
+            server = Server(
+                name,
+                [
+                    str(VENV_BIN / "rdflib-endpoint"),
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    str(plain),
+                ],
+                url,
+                "/",
+            )
+        try:
+            server.wait(sparql_paths(server, ["ASK {}"])[0])
+            results[name] = measure(server, iris, args.duration, pages)
+        finally:
+            server.stop()
+    ratios: dict[str, float] = {}
+    for key, ours in results.get("ours", {}).items():
+        for other in ("oxigraph", "rdflib"):
+            theirs = results.get(other, {}).get(key)
+            if (
+                isinstance(ours, dict)
+                and isinstance(theirs, dict)
+                and "rps" in ours
+                and "rps" in theirs
+            ):
+                ratios[f"{key} ours/{other} rps"] = ours["rps"] / theirs["rps"]
+                ratios[f"{key} ours/{other} p50"] = ours["p50_ms"] / theirs["p50_ms"]
+    results["ratios"] = ratios
+    path = write_results("server", results)
+    print(json.dumps(ratios, indent=2))
+    print(f"results: {path}")
