@@ -11,7 +11,10 @@ Layout of ``build/`` (see docs/ARCHITECTURE.md):
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,9 +61,7 @@ def read_manifest(build_root: Path) -> dict[str, Any]:
 def open_published_build(link: Path) -> PublishedBuild:
     """Open the build a ``current``/``previous`` link points at, read-only."""
     if not link.exists():
-        raise StoreUnavailableError(
-            f"no published build at {link}; run `engagements build` first"
-        )
+        raise StoreUnavailableError(f"no published build at {link}; run `engagements build` first")
     root = link.resolve()
     manifest = read_manifest(root)
     try:
@@ -76,3 +77,85 @@ def open_writable_store(path: Path) -> pyoxigraph.Store:
         return pyoxigraph.Store(str(path))
     except OSError as exc:
         raise StoreUnavailableError(f"cannot open {path} for writing: {exc}") from exc
+
+
+BUILDS_DIRNAME = "builds"
+CACHE_DIRNAME = "cache"
+KEEP_BUILDS = 3  # besides current and previous: a server may still read an older one
+
+
+def open_store_read_only(path: Path) -> pyoxigraph.Store:
+    try:
+        return pyoxigraph.Store.read_only(str(path))
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot open the store in {path}: {exc}") from exc
+
+
+def builds_root(build_dir: Path) -> Path:
+    return build_dir / BUILDS_DIRNAME
+
+
+def cache_root(build_dir: Path) -> Path:
+    return build_dir / CACHE_DIRNAME
+
+
+def switch_link(link: Path, target: Path) -> None:
+    """Point ``link`` at ``target`` atomically: a new symlink renamed over the old one."""
+    relative = os.path.relpath(target, link.parent)
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    os.symlink(relative, temporary)
+    os.replace(temporary, link)
+
+
+def publish_build(build_dir: Path, new_build: Path) -> None:
+    """Make ``new_build`` current and the old current previous; then prune old builds."""
+    current, previous = build_dir / "current", build_dir / "previous"
+    old = current.resolve() if current.exists() else None
+    if old is not None and old != new_build.resolve():
+        switch_link(previous, old)
+    switch_link(current, new_build)
+    prune_builds(build_dir)
+
+
+def rollback(build_dir: Path) -> tuple[Path, Path]:
+    """Swap ``current`` and ``previous``; returns (now current, now previous)."""
+    current, previous = build_dir / "current", build_dir / "previous"
+    if not previous.exists():
+        raise StoreUnavailableError(f"no previous build to roll back to in {build_dir}")
+    read_manifest(previous.resolve())  # refuse to publish an incomplete build
+    old_current = current.resolve() if current.exists() else None
+    target = previous.resolve()
+    switch_link(current, target)
+    if old_current is not None:
+        switch_link(previous, old_current)
+    return target, old_current or target
+
+
+def prune_builds(build_dir: Path, keep: int = KEEP_BUILDS) -> list[Path]:
+    """Remove all but the newest ``keep`` complete builds, never current or previous."""
+    root = builds_root(build_dir)
+    if not root.is_dir():
+        return []
+    protected = {
+        link.resolve() for link in (build_dir / "current", build_dir / "previous") if link.exists()
+    }
+    builds = sorted(
+        (p for p in root.iterdir() if p.is_dir() and (p / MANIFEST_NAME).is_file()),
+        key=lambda p: p.name,
+        reverse=True,
+    )
+    removed = []
+    for stale in builds[keep:]:
+        if stale.resolve() not in protected:
+            shutil.rmtree(stale, ignore_errors=True)
+            removed.append(stale)
+    return removed
+
+
+def write_manifest(build_root: Path, manifest: dict[str, Any]) -> None:
+    target = build_root / MANIFEST_NAME
+    temporary = target.with_suffix(".tmp")
+    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    temporary.replace(target)

@@ -1,0 +1,367 @@
+"""The build: parse → validate → reason → load → dumps, published atomically.
+
+``build(settings)`` writes a fresh ``build/builds/<build-id>/`` and only when every
+step succeeded switches ``build/current`` to it (the old one becomes
+``build/previous``). Any failure removes the half-made directory and leaves the
+published build as it was. Work is cached per file under ``build/cache/`` (see
+:mod:`.incremental`), and a build whose inputs are those of the current build is a
+no-op unless forced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyoxigraph as ox
+
+from defence_engagements.errors import DataError, StoreUnavailableError
+from defence_engagements.namespaces import (
+    GRAPH_DATA,
+    GRAPH_INFERRED,
+    GRAPH_LINKS,
+    GRAPH_METADATA,
+    GRAPH_ONTOLOGY,
+    NAMED_GRAPHS,
+)
+from defence_engagements.pipeline import dumps, load, reason, void
+from defence_engagements.pipeline.incremental import ParseCache, ReasoningCache
+from defence_engagements.pipeline.parse import (
+    ParsedFile,
+    SourceFile,
+    discover,
+    display_name,
+    parse_turtle,
+    read_source,
+)
+from defence_engagements.pipeline.validate import (
+    Finding,
+    SubjectIndex,
+    Validator,
+    digest_triples,
+    failing,
+)
+from defence_engagements.settings import Settings
+from defence_engagements.store import (
+    DUMPS_DIRNAME,
+    STORE_DIRNAME,
+    builds_root,
+    cache_root,
+    publish_build,
+    read_manifest,
+    write_manifest,
+)
+
+# Bump when the build's output for the same inputs changes, so --if-stale rebuilds.
+PIPELINE_VERSION = "1"
+STEPS = ("parse", "validate", "reason", "store", "dumps")
+
+
+class Progress(Protocol):
+    """What the build reports as it goes; the CLI draws progress bars from it."""
+
+    def start(self, step: str, total: int | None) -> None: ...
+    def advance(self, amount: int = 1) -> None: ...
+    def finish(self, step: str, seconds: float) -> None: ...
+
+
+class _Silent:
+    def start(self, step: str, total: int | None) -> None:
+        pass
+
+    def advance(self, amount: int = 1) -> None:
+        pass
+
+    def finish(self, step: str, seconds: float) -> None:
+        pass
+
+
+class ValidationFailedError(DataError):
+    """SHACL found violations (or warnings, when strict); carries the findings."""
+
+    def __init__(self, findings: list[Finding], fatal: list[Finding]) -> None:
+        files = len({f.file for f in fatal})
+        super().__init__(
+            f"{len(fatal)} SHACL violation(s) in {files} file(s); nothing was published"
+        )
+        self.findings = findings
+        self.fatal = fatal
+
+
+@dataclass
+class Sources:
+    ontology: list[ParsedFile]
+    data: list[ParsedFile]
+    shapes: list[ParsedFile]
+
+    @property
+    def all(self) -> list[ParsedFile]:
+        return [*self.ontology, *self.data, *self.shapes]
+
+    @staticmethod
+    def triples(files: list[ParsedFile]) -> list[ox.Triple]:
+        return [t for parsed in files for t in parsed.triples]
+
+
+@dataclass
+class BuildResult:
+    built: bool  # False: nothing changed since the current build
+    root: Path | None  # the published build directory
+    manifest: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def source_files(settings: Settings) -> dict[str, list[SourceFile]]:
+    """Every input file by role, with content hashes (reads each file once)."""
+    root = settings.repo_root
+    found: dict[str, list[SourceFile]] = {}
+    for role, directory, recursive in (
+        ("ontology", settings.ontology_path, False),
+        ("data", settings.data_path, True),
+        ("shapes", settings.shapes_path, False),
+    ):
+        found[role] = [
+            read_source(path, display_name(path, root), role)[0]
+            for path in discover(directory, root, role, recursive=recursive)
+        ]
+    return found
+
+
+def input_hashes(files: dict[str, list[SourceFile]]) -> dict[str, str]:
+    return {s.name: s.sha256 for role in files.values() for s in role}
+
+
+def fingerprint(settings: Settings) -> str:
+    """What besides the input files decides the output."""
+    return f"pipeline {PIPELINE_VERSION}; base {settings.base_iri}; reasoner {_engine(settings)}"
+
+
+def _engine(settings: Settings) -> str:
+    return settings.reasoner
+
+
+def is_stale(settings: Settings) -> bool:
+    """Whether the inputs differ from those of the current build (or there is none)."""
+    current = settings.current_build
+    if not current.exists():
+        return True
+    try:
+        manifest = read_manifest(current.resolve())
+    except StoreUnavailableError:
+        return True
+    return manifest.get("inputs") != input_hashes(source_files(settings)) or manifest.get(
+        "pipeline"
+    ) != fingerprint(settings)
+
+
+def parse_sources(
+    files: dict[str, list[SourceFile]], cache: ParseCache, progress: Progress
+) -> Sources:
+    progress.start("parse", sum(len(v) for v in files.values()))
+    parsed: dict[str, list[ParsedFile]] = {}
+    for role, sources in files.items():
+        parsed[role] = []
+        for source in sources:
+            result = cache.get(source)
+            if result is None:
+                # Hashes were taken when listing; parse what is on disk now.
+                source_now, content = read_source(source.path, source.name, role)
+                result = parse_turtle(source_now, content)
+                cache.put(result)
+            parsed[role].append(result)
+            progress.advance()
+    return Sources(parsed["ontology"], parsed["data"], parsed["shapes"])
+
+
+def validate_sources(
+    sources: Sources,
+    cache_dir: Path | None,
+    progress: Progress,
+    only: list[ParsedFile] | None = None,
+) -> list[Finding]:
+    units = only if only is not None else [*sources.ontology, *sources.data]
+    validator = Validator(
+        Sources.triples(sources.shapes), Sources.triples(sources.ontology), cache_dir
+    )
+    index = SubjectIndex([*sources.ontology, *sources.data])
+    progress.start("validate", len(units))
+    return validator.validate_files(units, index, progress=lambda _: progress.advance())
+
+
+def check(
+    settings: Settings, paths: list[Path] | None = None, progress: Progress | None = None
+) -> tuple[Sources, list[Finding]]:
+    """Parse everything and validate ``paths`` (default: every ontology and data file)."""
+    progress = progress or _Silent()
+    files = source_files(settings)
+    cache_dir = cache_root(settings.build_path)
+    sources = parse_sources(files, ParseCache(cache_dir), progress)
+    only = None
+    if paths:
+        by_path = {p.source.path.resolve(): p for p in (*sources.ontology, *sources.data)}
+        only = []
+        for path in paths:
+            parsed = by_path.get(path.resolve())
+            if parsed is None:
+                source, content = read_source(path, display_name(path, settings.repo_root), "data")
+                parsed = parse_turtle(source, content)
+                sources.data.append(parsed)
+            only.append(parsed)
+    findings = validate_sources(sources, cache_dir / "validate", progress, only)
+    return sources, findings
+
+
+@contextlib.contextmanager
+def build_lock(build_dir: Path) -> Iterator[None]:
+    """One writer at a time per build directory."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with (build_dir / ".lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"{build_dir} is held by another writer (another `engagements build` is running)"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def build(
+    settings: Settings,
+    *,
+    force: bool = False,
+    strict: bool = False,
+    progress: Progress | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> BuildResult:
+    """Build and publish, or do nothing when the inputs are those of the current build."""
+    progress = progress or _Silent()
+    build_dir = settings.build_path
+    with build_lock(build_dir):
+        files = source_files(settings)
+        inputs = input_hashes(files)
+        if not force and not is_stale(settings):
+            root = settings.current_build.resolve()
+            return BuildResult(False, root, read_manifest(root))
+        return _build(settings, files, inputs, strict, progress, clock)
+
+
+def _build(
+    settings: Settings,
+    files: dict[str, list[SourceFile]],
+    inputs: dict[str, str],
+    strict: bool,
+    progress: Progress,
+    clock: Callable[[], datetime],
+) -> BuildResult:
+    timings: dict[str, float] = {}
+    cache_dir = cache_root(settings.build_path)
+
+    def timed(step: str, started: float) -> None:
+        timings[step] = round(time.perf_counter() - started, 3)
+        progress.finish(step, timings[step])
+
+    started = time.perf_counter()
+    sources = parse_sources(files, ParseCache(cache_dir), progress)
+    timed("parse", started)
+
+    started = time.perf_counter()
+    findings = validate_sources(sources, cache_dir / "validate", progress)
+    fatal = failing(findings, strict=strict)
+    timed("validate", started)
+    if fatal:
+        raise ValidationFailedError(findings, fatal)
+
+    started = time.perf_counter()
+    progress.start("reason", None)
+    ontology = Sources.triples(sources.ontology)
+    data = Sources.triples(sources.data)
+    engine = _engine(settings)
+    inferred_cache = ReasoningCache(cache_dir)
+    key = hashlib.sha256(
+        f"{engine}\n{digest_triples(ontology)}\n{digest_triples(data)}".encode()
+    ).hexdigest()
+    inferred = inferred_cache.get(key)
+    if inferred is None:
+        inferred = reason.infer(ontology, data, engine=engine)
+        inferred_cache.put(key, inferred)
+    links = load.wikidata_links(data)
+    timed("reason", started)
+
+    built_at = clock().replace(microsecond=0)
+    build_id = _new_build_id(settings.build_path, built_at, inputs)
+    root = builds_root(settings.build_path) / build_id
+    root.mkdir(parents=True)
+    try:
+        started = time.perf_counter()
+        progress.start("store", None)
+        store = load.write_store(
+            root / STORE_DIRNAME,
+            {
+                GRAPH_ONTOLOGY: ontology,
+                GRAPH_DATA: data,
+                GRAPH_INFERRED: inferred,
+                GRAPH_LINKS: links,
+            },
+        )
+        modified = built_at.isoformat().replace("+00:00", "Z")
+        description = void.describe(
+            store,
+            base=settings.base_iri,
+            version=build_id,
+            modified=modified,
+            dumps=dumps.DUMP_NAMES,
+        )
+        load.add_graph(store, GRAPH_METADATA, description)
+        counts = load.graph_counts(store, NAMED_GRAPHS)
+        timed("store", started)
+
+        started = time.perf_counter()
+        progress.start("dumps", len(dumps.DUMPS))
+        dump_counts = dumps.write_dumps(store, root / DUMPS_DIRNAME)
+        timed("dumps", started)
+        del store  # closes RocksDB before the build is published
+
+        manifest = {
+            "version": build_id,
+            "built_at": modified,
+            "graphs": counts,
+            "inputs": inputs,
+            "timings": timings,
+            "pipeline": fingerprint(settings),
+            "files": {role: len(v) for role, v in files.items()},
+            "triples": {
+                "asserted": counts[GRAPH_ONTOLOGY] + counts[GRAPH_DATA],
+                "inferred": counts[GRAPH_INFERRED],
+                "links": counts[GRAPH_LINKS],
+            },
+            "dumps": dump_counts,
+            "warnings": sum(1 for f in findings if f.severity != "Violation"),
+        }
+        write_manifest(root, manifest)
+        publish_build(settings.build_path, root)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return BuildResult(True, root, manifest, findings)
+
+
+def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -> str:
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
+    stamp = built_at.strftime("%Y%m%dT%H%M%SZ")
+    candidate, n = f"{stamp}-{digest}", 1
+    while (builds_root(build_dir) / candidate).exists():
+        n += 1
+        candidate = f"{stamp}-{digest}-{n}"
+    return candidate

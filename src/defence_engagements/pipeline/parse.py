@@ -1,0 +1,184 @@
+"""Parse the Turtle sources: triples with stable blank nodes, and where each subject starts.
+
+Blank nodes are renamed to ``<file digest>b<n>`` in order of appearance, so the same
+file content always yields the same triples: a cached parse and a fresh parse are
+interchangeable, and builds are reproducible.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pyoxigraph as ox
+
+from defence_engagements.errors import ConfigurationError, RdfSyntaxError, SourceLocation
+
+ROLES = ("ontology", "data", "shapes")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path  # absolute
+    name: str  # relative to the repository root, as shown to users and in build.json
+    role: str  # one of ROLES
+    sha256: str
+
+
+@dataclass
+class ParsedFile:
+    source: SourceFile
+    triples: list[ox.Triple]
+    # N-Triples form of a subject (``<iri>`` or ``_:id``) → line where its statement starts.
+    subject_lines: dict[str, int] = field(default_factory=dict)
+
+
+def read_source(path: Path, name: str, role: str) -> tuple[SourceFile, bytes]:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
+    return SourceFile(path, name, role, hashlib.sha256(content).hexdigest()), content
+
+
+def discover(directory: Path, root: Path, role: str, *, recursive: bool) -> list[Path]:
+    """The ``*.ttl`` files of one source directory, sorted; a missing directory is an error."""
+    if not directory.is_dir():
+        raise ConfigurationError(
+            f"{role} directory {display_name(directory, root)} does not exist",
+            detail="Set ENGAGEMENTS_" + f"{role.upper()}_DIR or run from the repository root.",
+        )
+    pattern = directory.rglob("*.ttl") if recursive else directory.glob("*.ttl")
+    return sorted(p for p in pattern if p.is_file() or p.is_symlink())
+
+
+def display_name(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def parse_turtle(source: SourceFile, content: bytes) -> ParsedFile:
+    """Parse one Turtle file; a syntax error names ``file:line:column`` and the parser's message."""
+    try:
+        quads = list(ox.parse(input=content, format=ox.RdfFormat.TURTLE))
+    except SyntaxError as exc:
+        location = SourceLocation(source.name, exc.lineno, exc.offset)
+        raise RdfSyntaxError(location, _parser_message(exc)) from exc
+    renamed: dict[str, ox.BlankNode] = {}
+
+    def stable(term: ox.Term) -> ox.Term:
+        if isinstance(term, ox.BlankNode):
+            node = renamed.get(term.value)
+            if node is None:
+                node = renamed[term.value] = ox.BlankNode(f"{source.sha256[:12]}b{len(renamed)}")
+            return node
+        return term
+
+    triples = [
+        ox.Triple(stable(q.subject), q.predicate, stable(q.object))  # type: ignore[arg-type]
+        for q in quads
+    ]
+    lines = {
+        (str(renamed[key[2:]]) if key.startswith("_:") and key[2:] in renamed else key): line
+        for key, line in subject_start_lines(content.decode("utf-8", "replace")).items()
+    }
+    return ParsedFile(source, triples, lines)
+
+
+def _parser_message(exc: SyntaxError) -> str:
+    message = exc.msg or str(exc)
+    # "Parser error between line 2 column 10 and line 3 column 1: <what>" → "<what>"
+    return re.sub(r"^Parser error (at|between) [^:]*: ", "", message)
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<comment>\#[^\n]*)
+  | (?P<long>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"|'''(?:[^'\\]|\\.|'(?!''))*''')
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<iri><[^<>"{}|^`\\\s]*>)
+  | (?P<punct>[\[\]();,])
+  | (?P<word>(?:[^\s<>"'\[\]();,\#\\]|\\.)+)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+
+def subject_start_lines(text: str) -> dict[str, int]:
+    """Where each subject's statement block starts (first occurrence), keyed as N-Triples.
+
+    A small Turtle tokenizer: strings, IRIs and comments are skipped whole, brackets
+    tracked, so only the first term of a top-level statement counts as its subject.
+    Blank-node subjects are keyed by their label in the file (``_:label``).
+    """
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    prefixes: dict[str, str] = {}
+    base = ""
+    found: dict[str, int] = {}
+    at_start, depth = True, 0
+    directive: list[str] = []  # "@prefix"/"PREFIX"/"@base"/"BASE" and its operands so far
+
+    def words() -> Iterable[tuple[str, str, int]]:
+        for match in _TOKEN.finditer(text):
+            kind = match.lastgroup or ""
+            if kind in ("ws", "comment"):
+                continue
+            value = match.group()
+            if kind == "word" and len(value) > 1 and value.endswith(".") and not value[0].isdigit():
+                yield kind, value[:-1], match.start()
+                yield "word", ".", match.end() - 1
+            else:
+                yield kind, value, match.start()
+
+    for kind, value, offset in words():
+        if directive:
+            directive.append(value)
+            if kind == "iri":
+                iri = urljoin(base, value[1:-1]) if base else value[1:-1]
+                if directive[0].lower() in ("@prefix", "prefix") and len(directive) == 3:
+                    prefixes[directive[1].rstrip(":")] = iri
+                elif directive[0].lower() in ("@base", "base"):
+                    base = iri
+                at_start = not directive[0].startswith("@")
+                directive = []
+            continue
+        if value == "." and depth == 0:
+            at_start = True
+            continue
+        was_start, at_start = at_start, False
+        if kind == "punct":
+            depth = depth + 1 if value in "[(" else max(0, depth - 1) if value in "])" else depth
+            continue
+        if not was_start or depth:
+            continue
+        if kind == "word" and value.lower() in ("@prefix", "prefix", "@base", "base"):
+            directive = [value]
+            continue
+        key = _subject_key(kind, value, prefixes, base)
+        if key is not None and key not in found:
+            found[key] = bisect.bisect_right(line_starts, offset)
+    return found
+
+
+_LOCAL_ESCAPE = re.compile(r"\\(.)")
+
+
+def _subject_key(kind: str, value: str, prefixes: dict[str, str], base: str) -> str | None:
+    if kind == "iri":
+        return f"<{urljoin(base, value[1:-1]) if base else value[1:-1]}>"
+    if kind != "word":
+        return None
+    if value.startswith("_:"):
+        return value
+    prefix, colon, local = value.partition(":")
+    if not colon or prefix not in prefixes:
+        return None
+    return "<" + prefixes[prefix] + _LOCAL_ESCAPE.sub(r"\1", local) + ">"

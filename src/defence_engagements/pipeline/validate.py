@@ -1,0 +1,281 @@
+"""SHACL validation, one source file at a time, with results cached by what they depend on.
+
+A file's *validation graph* is every triple about the subjects the file defines
+(from any file: a subject may be described in two), plus every triple about the
+nodes those triples mention (their types, for ``sh:class``), plus the ontology
+(pyshacl's ``ont_graph``, for subclasses and concept schemes). Only results whose
+focus node the file defines are kept. This equals one whole-graph pyshacl run for
+shapes that look one step from the focus node and at the types of the values,
+which covers every shape in ``shapes/``; a shape that walks longer paths needs
+the neighbourhood widened in :func:`validation_graph`.
+
+Files whose results are not cached are validated together in one pyshacl run over
+the union of their validation graphs (one call costs far less than many), and the
+results are shared out by focus node; a full build is thus one whole-graph run.
+
+The cache key of a file is the digest of its validation graph, the ontology and
+the shapes: a change elsewhere re-validates a file only when it changes what the
+file's validation can see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+import rdflib
+
+from defence_engagements.namespaces import BASE, PREFIXES
+from defence_engagements.pipeline.parse import ParsedFile
+from defence_engagements.pipeline.reason import to_rdflib
+
+CACHE_VERSION = "validate-1"
+SH = "http://www.w3.org/ns/shacl#"
+SEVERITIES = {SH + "Violation": "Violation", SH + "Warning": "Warning", SH + "Info": "Info"}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int | None
+    focus: str
+    shape: str
+    path: str | None
+    message: str
+    value: str | None
+    severity: str  # "Violation", "Warning" or "Info"
+    component: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+def failing(findings: Iterable[Finding], *, strict: bool = False) -> list[Finding]:
+    """Findings that fail a build: violations, and with ``strict`` warnings too."""
+    fatal = {"Violation", "Warning"} if strict else {"Violation"}
+    return [f for f in findings if f.severity in fatal]
+
+
+class SubjectIndex:
+    """Every asserted triple of the data and ontology, by subject."""
+
+    def __init__(self, files: Iterable[ParsedFile]) -> None:
+        self.by_subject: dict[ox.Term, list[ox.Triple]] = defaultdict(list)
+        for parsed in files:
+            for triple in parsed.triples:
+                self.by_subject[triple.subject].append(triple)
+
+    def about(self, nodes: Iterable[ox.Term]) -> set[ox.Triple]:
+        out: set[ox.Triple] = set()
+        for node in nodes:
+            out.update(self.by_subject.get(node, ()))
+        return out
+
+
+def validation_graph(parsed: ParsedFile, index: SubjectIndex) -> set[ox.Triple]:
+    core = set(parsed.triples) | index.about({t.subject for t in parsed.triples})
+    mentioned = {t.subject for t in core} | {
+        t.object for t in core if isinstance(t.object, ox.NamedNode | ox.BlankNode)
+    }
+    return core | index.about(mentioned)
+
+
+def digest_triples(triples: Iterable[ox.Triple]) -> str:
+    h = hashlib.sha256()
+    for line in sorted(str(t) for t in triples):
+        h.update(line.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+class Validator:
+    """pyshacl with the shapes and ontology read once, and an optional on-disk cache."""
+
+    def __init__(
+        self,
+        shapes: Iterable[ox.Triple],
+        ontology: Iterable[ox.Triple],
+        cache_dir: Path | None = None,
+    ) -> None:
+        shapes, ontology = list(shapes), list(ontology)
+        self.shapes_graph = _rdflib_graph(shapes)
+        self.ontology_graph = _rdflib_graph(ontology)
+        self.schema_digest = digest_triples(shapes) + digest_triples(ontology)
+        self.cache_dir = cache_dir
+        self.runs = 0  # pyshacl calls made (cache misses), for reports and tests
+
+    def validate_files(
+        self,
+        units: list[ParsedFile],
+        index: SubjectIndex,
+        progress: Callable[[ParsedFile], None] | None = None,
+    ) -> list[Finding]:
+        """Findings for ``units``: cached ones read back, the others from ONE pyshacl run
+        over the union of their validation graphs (one call costs far less than many)."""
+        results: dict[int, list[Finding]] = {}
+        misses: list[tuple[int, ParsedFile, str, set[ox.Triple]]] = []
+        for position, parsed in enumerate(units):
+            graph = validation_graph(parsed, index)
+            key = self._key(parsed, graph)
+            cached = self._read_cache(key)
+            if cached is None:
+                misses.append((position, parsed, key, graph))
+            else:
+                results[position] = cached
+                if progress:
+                    progress(parsed)
+        if misses:
+            union: set[ox.Triple] = set()
+            for _, _, _, graph in misses:
+                union |= graph
+            fresh = self._run_pyshacl([parsed for _, parsed, _, _ in misses], union)
+            for (position, parsed, key, _), findings in zip(misses, fresh, strict=True):
+                self._write_cache(key, findings)
+                results[position] = findings
+                if progress:
+                    progress(parsed)
+        seen: set[tuple[str, ...]] = set()
+        out: list[Finding] = []
+        for position in sorted(results):
+            for f in results[position]:
+                identity = (f.focus, f.shape, f.path or "", f.message, f.value or "", f.severity)
+                if identity not in seen:
+                    seen.add(identity)
+                    out.append(f)
+        return sorted(out)
+
+    def _key(self, parsed: ParsedFile, graph: set[ox.Triple]) -> str:
+        parts = (
+            CACHE_VERSION,
+            parsed.source.name,
+            parsed.source.sha256,
+            self.schema_digest,
+            digest_triples(graph),
+        )
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _run_pyshacl(self, owners: list[ParsedFile], graph: set[ox.Triple]) -> list[list[Finding]]:
+        """One pyshacl run; each result goes to the files that define its focus node."""
+        import pyshacl  # slow to import; only needed on a cache miss
+
+        self.runs += 1
+        data_graph = _rdflib_graph(graph)
+        data_graph += self.ontology_graph  # what ont_graph would mix in, without a copy
+        _conforms, results, _text = pyshacl.validate(
+            data_graph,
+            shacl_graph=self.shapes_graph,
+            inference="none",
+            allow_warnings=True,
+            allow_infos=True,
+            advanced=True,
+        )
+        owned = [{str(t.subject) for t in parsed.triples} for parsed in owners]
+        findings: list[list[Finding]] = [[] for _ in owners]
+        for result in results.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")):
+
+            def value_of(name: str, result: rdflib.term.Node = result) -> rdflib.term.Node | None:
+                return results.value(result, rdflib.URIRef(SH + name))
+
+            focus_term = value_of("focusNode")
+            focus = _nt(focus_term)
+            path = value_of("resultPath")
+            value = value_of("value")
+            messages = sorted(
+                str(m) for m in results.objects(result, rdflib.URIRef(SH + "resultMessage"))
+            )
+            for position, parsed in enumerate(owners):
+                if focus not in owned[position]:
+                    continue
+                findings[position].append(
+                    Finding(
+                        file=parsed.source.name,
+                        line=parsed.subject_lines.get(focus),
+                        focus=compact(focus_term),
+                        shape=compact(value_of("sourceShape")),
+                        path=_path_text(results, path),
+                        message=messages[0] if messages else "",
+                        value=None if value is None else compact(value),
+                        severity=SEVERITIES.get(str(value_of("resultSeverity")), "Violation"),
+                        component=compact(value_of("sourceConstraintComponent")).removeprefix(
+                            "sh:"
+                        ),
+                    )
+                )
+        return findings
+
+    def _read_cache(self, key: str) -> list[Finding] | None:
+        if self.cache_dir is None:
+            return None
+        try:
+            rows = json.loads((self.cache_dir / f"{key}.json").read_text(encoding="utf-8"))
+            return [Finding(**row) for row in rows]
+        except (OSError, ValueError, TypeError):
+            return None
+
+    def _write_cache(self, key: str, findings: list[Finding]) -> None:
+        if self.cache_dir is None:
+            return
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        target = self.cache_dir / f"{key}.json"
+        temporary = target.with_suffix(".tmp")
+        temporary.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
+        temporary.replace(target)
+
+
+_COMPACT_PREFIXES = sorted(
+    {**PREFIXES, "desh": BASE + "shapes#"}.items(), key=lambda kv: -len(kv[1])
+)
+
+
+def _rdflib_graph(triples: Iterable[ox.Triple]) -> rdflib.Graph:
+    graph = rdflib.Graph()
+    for t in triples:
+        graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
+    return graph
+
+
+def _nt(term: rdflib.term.Node | None) -> str:
+    if isinstance(term, rdflib.URIRef):
+        return f"<{term}>"
+    if isinstance(term, rdflib.BNode):
+        return f"_:{term}"
+    return "" if term is None else term.n3()
+
+
+def compact(term: rdflib.term.Node | None) -> str:
+    """An IRI as ``prefix:local`` when a known prefix fits, else as N-Triples."""
+    if term is None:
+        return ""
+    if isinstance(term, rdflib.URIRef):
+        text = str(term)
+        for prefix, namespace in _COMPACT_PREFIXES:
+            local = text[len(namespace) :]
+            if text.startswith(namespace) and (prefix == "de" or "/" not in local):
+                return f"{prefix}:{text[len(namespace) :]}"
+        return f"<{text}>"
+    if isinstance(term, rdflib.BNode):
+        return f"_:{term}"
+    return term.n3()
+
+
+def _path_text(results: rdflib.Graph, path: rdflib.term.Node | None) -> str | None:
+    if path is None:
+        return None
+    if isinstance(path, rdflib.URIRef):
+        return compact(path)
+    inverse = results.value(path, rdflib.URIRef(SH + "inversePath"))
+    if inverse is not None:
+        return f"^{_path_text(results, inverse)}"
+    try:
+        members = list(rdflib.collection.Collection(results, path))
+    except Exception:  # not a list: some other complex path
+        members = []
+    if members:
+        return "/".join(_path_text(results, m) or "?" for m in members)
+    return "(complex path)"
