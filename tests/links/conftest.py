@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from links_support import StandIn, start_stand_in
+
+from .links_support import StandIn, start_stand_in
 
 
 @pytest.fixture(scope="session")

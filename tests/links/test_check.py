@@ -7,7 +7,7 @@ import re
 import shutil
 from pathlib import Path
 
-from links_support import FIXTURES, StandIn, invoke, links_env, run_engagements, start_stand_in
+from .links_support import FIXTURES, StandIn, invoke, links_env, run_engagements, start_stand_in
 
 FINDING = re.compile(r"^\s*(problem|warning) (Q\d+)\s+(\S+): ([a-z-]+): ", re.MULTILINE)
 
@@ -78,7 +78,7 @@ def test_clean_data_passes_and_a_second_run_needs_no_endpoint(tmp_path: Path) ->
 
 
 def test_unreachable_endpoint_exits_2(tmp_path: Path) -> None:
-    from links_support import free_port
+    from .links_support import free_port
 
     endpoint = f"http://127.0.0.1:{free_port()}/query"
     result = run_engagements(

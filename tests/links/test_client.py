@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from links_support import StandIn
 
 from defence_engagements.links.wikidata_client import (
     RetryPolicy,
@@ -18,6 +17,8 @@ from defence_engagements.links.wikidata_client import (
     WikidataUnavailableError,
     parse_retry_after,
 )
+
+from .links_support import StandIn
 
 ASK_JAPAN = (
     "SELECT ?label WHERE { <http://www.wikidata.org/entity/Q17> ?p ?label "

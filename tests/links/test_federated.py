@@ -19,7 +19,8 @@ from pathlib import Path
 import httpx
 import pyoxigraph
 import pytest
-from links_support import REPO_ROOT, StandIn
+
+from .links_support import REPO_ROOT, StandIn
 
 WIKIDATA_SERVICE = "<https://query.wikidata.org/sparql>"
 QUERIES = REPO_ROOT / "queries"

@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from links_support import REPO_ROOT, invoke
 
 from defence_engagements.links.check import local_findings
 from defence_engagements.links.names import NameMatch, compare, search_variants, similarity
 from defence_engagements.links.records import load_data
 from defence_engagements.namespaces import WIKIDATA_ITEM_PATTERN
+
+from .links_support import REPO_ROOT, invoke
 
 
 @pytest.mark.parametrize(

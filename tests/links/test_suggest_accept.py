@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
-from links_support import FIXTURES, StandIn, invoke, links_env
 
 from defence_engagements.links.accept import TurtleWriter, parse_qid, resolve_entity
 from defence_engagements.namespaces import BASE
+
+from .links_support import FIXTURES, StandIn, invoke, links_env
 
 
 @pytest.fixture

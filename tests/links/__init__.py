@@ -1,0 +1,1 @@
+"""Tests of the Wikidata links: check, suggest, accept, federated queries."""
