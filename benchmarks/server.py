@@ -194,7 +194,7 @@ def build_tree(tree: Path, build_dir: Path) -> Path:
         "ENGAGEMENTS_BUILD_DIR": str(build_dir),
     }
     subprocess.run(
-        [str(VENV_BIN / "engagements"), "build", "--quiet"], cwd=tree, env=env, check=True
+        [str(VENV_BIN / "engagements"), "--quiet", "build"], cwd=tree, env=env, check=True
     )
     return (build_dir / "current").resolve()
 

@@ -1,0 +1,118 @@
+"""Build suite: full builds at several sizes, a rebuild after one changed file, memory.
+
+``python -m benchmarks build [--sizes 1000,10000] [--runs 3]``
+
+Each build is ``engagements build`` in a fresh process on a generated tree
+(the tree's own ontology/, shapes/ and data/, its own build directory), timed
+from outside; peak memory is the build process's maximum resident set
+(``wait4``). Per-step seconds come from the build's ``build.json``. After the
+full builds, one engagement file is edited (its label) and the build is run
+again: the incremental rebuild time; then once more unchanged: the no-op.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks import trees
+from benchmarks.measure import median, write_results
+
+ENGAGEMENTS = str(Path(sys.executable).parent / "engagements")
+
+
+def timed_build(tree: Path, build_dir: Path) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "ENGAGEMENTS_REPO_ROOT": str(tree),
+        "ENGAGEMENTS_BUILD_DIR": str(build_dir),
+    }
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [ENGAGEMENTS, "--quiet", "build"],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    stderr = process.stderr.read().decode() if process.stderr else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"build failed in {tree}: {stderr[-2000:]}")
+    manifest = json.loads((build_dir / "current" / "build.json").read_text())
+    return {
+        "seconds": seconds,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "steps": manifest.get("timings", {}),
+        "graphs": manifest.get("graphs", {}),
+    }
+
+
+def touch_one_engagement(tree: Path, round_number: int) -> Path:
+    target = sorted((tree / "data" / "engagements").glob("*.ttl"))[0]
+    text = target.read_text(encoding="utf-8")
+    marker = "[synthetic "
+    text = text.replace(marker, f"[edited {round_number} synthetic ", 1)
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+def run(sizes: list[int], runs: int) -> dict[str, Any]:
+    rows = []
+    for size in sizes:
+        source = trees.tree(size)
+        full: list[dict[str, Any]] = []
+        for attempt in range(runs):
+            build_dir = trees.WORK / "builds" / f"full-n{size}-{attempt}"
+            shutil.rmtree(build_dir, ignore_errors=True)
+            full.append(timed_build(source, build_dir))
+            print(size, "full", f"{full[-1]['seconds']:.1f}s", f"{full[-1]['peak_mb']:.0f} MB")
+        # Incremental: a private copy of the tree, so the cached source stays pristine.
+        work = trees.WORK / "edited" / f"n{size}"
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(source, work)
+        build_dir = trees.WORK / "builds" / f"incremental-n{size}"
+        shutil.rmtree(build_dir, ignore_errors=True)
+        timed_build(work, build_dir)
+        changed, unchanged = [], []
+        for attempt in range(runs):
+            touch_one_engagement(work, attempt)
+            changed.append(timed_build(work, build_dir))
+            unchanged.append(timed_build(work, build_dir))
+        steps = sorted({k for r in full for k in r["steps"]})
+        rows.append(
+            {
+                "engagements": size,
+                "triples": sum(full[0]["graphs"].values()) if full[0]["graphs"] else None,
+                "full_seconds": median([r["seconds"] for r in full]),
+                "full_peak_mb": max(r["peak_mb"] for r in full),
+                "full_steps": {
+                    k: median([float(r["steps"].get(k, 0)) for r in full])
+                    for k in steps
+                    if all(isinstance(r["steps"].get(k, 0), int | float) for r in full)
+                },
+                "one_file_changed_seconds": median([r["seconds"] for r in changed]),
+                "one_file_changed_peak_mb": max(r["peak_mb"] for r in changed),
+                "nothing_changed_seconds": median([r["seconds"] for r in unchanged]),
+                "runs": runs,
+            }
+        )
+        print(json.dumps(rows[-1], indent=2), flush=True)
+    return {"suite": "build", "rows": rows}
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks build", description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    results = run([int(s) for s in args.sizes.split(",")], args.runs)
+    print(f"results: {write_results('build', results)}")
