@@ -84,7 +84,10 @@ queries = st.one_of(
         ]
     ),
 )
-header_values = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60)
+# Leading or trailing blanks are not valid header values: clients refuse to send them.
+header_values = st.text(
+    alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60
+).map(str.strip)
 accepts = st.one_of(
     header_values,
     st.sampled_from(
@@ -147,6 +150,7 @@ def allowed(answer: httpx.Response) -> bool:
 )
 def test_no_input_gets_an_undocumented_5xx_or_a_traceback(
     federating: LiveServer,
+    http: httpx.Client,
     method: str,
     query: str,
     accept: str,
@@ -155,15 +159,14 @@ def test_no_input_gets_an_undocumented_5xx_or_a_traceback(
 ) -> None:
     headers = {"Accept": accept}
     url = federating.url("sparql")
-    with httpx.Client(timeout=30) as http:
-        if method == "GET":
-            answer = http.get(url, params={"query": query, **extra}, headers=headers)
-        elif method == "POST-form":
-            answer = http.post(url, data={"query": query, **extra}, headers=headers, params=None)
-        else:
-            body = query.encode("utf-8", "surrogatepass")
-            headers["Content-Type"] = content_type
-            answer = http.post(url, content=body, params=extra, headers=headers)
+    if method == "GET":
+        answer = http.get(url, params={"query": query, **extra}, headers=headers)
+    elif method == "POST-form":
+        answer = http.post(url, data={"query": query, **extra}, headers=headers)
+    else:
+        body = query.encode("utf-8", "surrogatepass")
+        headers["Content-Type"] = content_type
+        answer = http.post(url, content=body, params=extra, headers=headers)
     assert allowed(answer), (answer.status_code, answer.text[:500])
     assert "Traceback" not in answer.text
     assert 'File "' not in answer.text

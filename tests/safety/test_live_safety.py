@@ -18,9 +18,11 @@ from conftest import LiveServer
 
 from .conftest import CARTESIAN, LIGHT, TIME_LIMIT, Trap
 
+_client = httpx.Client(timeout=30)
+
 
 def sparql(server: LiveServer, query: str, **params: str) -> httpx.Response:
-    return httpx.get(server.url("sparql"), params={"query": query, **params}, timeout=30)
+    return _client.get(server.url("sparql"), params={"query": query, **params})
 
 
 def test_a_cartesian_product_is_stopped_at_its_time_limit_and_light_queries_go_on(
@@ -47,7 +49,7 @@ def test_the_time_limit_answer_is_readable_as_text_and_capped_by_the_server(
     federating: LiveServer,
 ) -> None:
     started = time.monotonic()
-    answer = httpx.get(
+    answer = _client.get(
         federating.url("sparql"),
         params={"query": CARTESIAN, "timeout": "999"},
         headers={"Accept": "text/plain"},
@@ -104,7 +106,7 @@ def test_a_truncated_result_says_so(federating: LiveServer) -> None:
 
 def test_a_10_mb_body_gets_413(federating: LiveServer) -> None:
     body = b"SELECT * WHERE { ?s ?p ?o } #" + b"x" * 10_000_000
-    answer = httpx.post(
+    answer = _client.post(
         federating.url("sparql"),
         content=body,
         headers={"Content-Type": "application/sparql-query"},
@@ -116,10 +118,10 @@ def test_a_10_mb_body_gets_413(federating: LiveServer) -> None:
 
 def test_health_and_version(federating: LiveServer, published_build: Path) -> None:
     manifest = json.loads((published_build / "current" / "build.json").read_text())
-    health = httpx.get(federating.url("health"), timeout=10)
+    health = _client.get(federating.url("health"), timeout=10)
     assert health.status_code == 200
     assert health.json()["status"] == "ok"
-    version = httpx.get(federating.url("version"), timeout=10).json()
+    version = _client.get(federating.url("version"), timeout=10).json()
     assert version["version"] == manifest["version"]
     assert version["built_at"] == manifest["built_at"]
     assert version["triples"] == sum(manifest["graphs"].values()) > 0
