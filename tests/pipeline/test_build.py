@@ -1,0 +1,247 @@
+"""The build on the fixture tree: atomic publishing, dumps against VoID and the store,
+incremental equals from scratch, failures leave the published build untouched."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from pipeline_support import make_tree
+from rdflib.compare import isomorphic
+
+from defence_engagements import pipeline
+from defence_engagements.namespaces import (
+    GRAPH_DATA,
+    GRAPH_INFERRED,
+    GRAPH_LINKS,
+    GRAPH_METADATA,
+    ID,
+    NAMED_GRAPHS,
+    PREFIXES,
+)
+from defence_engagements.pipeline import dumps, void
+from defence_engagements.settings import Settings
+from defence_engagements.store import open_published_build
+
+VOID = "http://rdfs.org/ns/void#"
+
+
+def _count(store: ox.Store, query: str) -> int:
+    return int(next(iter(store.query(query)))["n"].value)
+
+
+def _graph(store: ox.Store, iri: str) -> set[ox.Triple]:
+    return {q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri))}
+
+
+def test_build_publishes_store_dumps_and_manifest(tree: Settings) -> None:
+    result = pipeline.build(tree)
+    assert result.built and tree.current_build.resolve() == result.root
+    manifest = result.manifest
+    assert set(manifest) >= {"version", "built_at", "graphs", "inputs", "timings"}
+    assert manifest["version"] == result.root.name
+    assert set(manifest["graphs"]) == set(NAMED_GRAPHS)
+    assert set(manifest["timings"]) == set(pipeline.STEPS)
+    assert "data/engagements/first-meeting.ttl" in manifest["inputs"]
+
+    build = open_published_build(tree.current_build)
+    store = build.store
+    for iri, n in manifest["graphs"].items():
+        assert _count(store, f"SELECT (COUNT(*) AS ?n) {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}") == n
+    # Reasoning ran (subclass, domain, subproperty) and links were generated from records.
+    inferred = _graph(store, GRAPH_INFERRED)
+    meeting = ox.NamedNode("https://w3id.org/defence-engagements/id/engagement/first-meeting")
+    engagement = ox.NamedNode("https://w3id.org/defence-engagements/def#Engagement")
+    assert ox.Triple(meeting, ox.NamedNode(void.RDF + "type"), engagement) in inferred
+    links = _graph(store, GRAPH_LINKS)
+    assert {t.predicate.value for t in links} == {
+        "http://www.w3.org/2002/07/owl#sameAs",
+        "http://www.w3.org/2004/02/skos/core#exactMatch",
+    }
+    assert not any(t.subject == t.object for t in links)
+    # The union default graph sees data, inferences and ontology without GRAPH clauses.
+    ask = "ASK { ?m a dex:Engagement ; rdfs:label ?l . dex:Meeting rdfs:subClassOf ?c }"
+    assert store.query(
+        ask,
+        use_default_graph_as_union=True,
+        prefixes=PREFIXES,
+    )
+
+    dumps_dir = build.dumps_dir
+    assert sorted(p.name for p in dumps_dir.iterdir()) == sorted(dumps.DUMP_NAMES)
+    _check_dumps(dumps_dir, store)
+    assert not any((tree.build_path / "builds").glob("*.tmp"))
+
+
+def _check_dumps(dumps_dir: Path, store: ox.Store) -> None:
+    # SHA256SUMS verifies every file.
+    for line in (dumps_dir / "SHA256SUMS").read_text().splitlines():
+        digest, name = line.split("  ")
+        assert hashlib.sha256((dumps_dir / name).read_bytes()).hexdigest() == digest
+    # Each dump parses with both parsers and holds what its graphs hold in the store.
+    for name, (graphs, fmt) in dumps.DUMPS.items():
+        raw = (dumps_dir / name).read_bytes()
+        body = gzip.decompress(raw) if name.endswith(".gz") else raw
+        parsed = list(ox.parse(input=body, format=fmt))
+        if fmt == ox.RdfFormat.N_QUADS:
+            expected = sum(len(_graph(store, g)) for g in graphs)
+            assert len(parsed) == expected, name
+            rdflib.Dataset().parse(data=body, format="nquads")
+            continue
+        union: set[ox.Triple] = set()
+        for g in graphs:
+            union |= _graph(store, g)
+        assert len({q.triple for q in parsed}) == len(union), name
+        rdf_format = {"ttl": "turtle", "gz": "nt", "jsonld": "json-ld", "rdf": "xml"}
+        graph = rdflib.Graph().parse(data=body, format=rdf_format[name.rsplit(".", 1)[1]])
+        assert len(graph) == len(union), name
+    # The Turtle dump round-trips to an isomorphic graph.
+    data_ttl = (dumps_dir / "engagements.ttl").read_bytes()
+    first = rdflib.Graph().parse(data=data_ttl, format="turtle")
+    again = rdflib.Graph().parse(data=first.serialize(format="turtle"), format="turtle")
+    assert isomorphic(first, again)
+    assert b"@prefix dex:" in data_ttl
+    # Every VoID figure equals a COUNT query over the store.
+    description = rdflib.Graph().parse(dumps_dir / "void.ttl", format="turtle")
+    dataset = rdflib.URIRef(void.dataset_iri("https://w3id.org/defence-engagements/"))
+
+    def figure(subject: rdflib.term.Node, name: str) -> int:
+        return int(description.value(subject, rdflib.URIRef(VOID + name)))
+
+    frm = " ".join(f"FROM <{g}>" for g in void.CONTENT_GRAPHS)
+    direct = {
+        "triples": f"SELECT (COUNT(*) AS ?n) {frm} {{ SELECT DISTINCT ?s ?p ?o {{ ?s ?p ?o }} }}",
+        "classes": f"SELECT (COUNT(DISTINCT ?c) AS ?n) {frm} {{ ?s a ?c }}",
+        "properties": f"SELECT (COUNT(DISTINCT ?p) AS ?n) {frm} {{ ?s ?p ?o }}",
+        "entities": f"SELECT (COUNT(DISTINCT ?s) AS ?n) {frm} {{ ?s ?p ?o "
+        f'FILTER STRSTARTS(STR(?s), "{ID}") }}',
+    }
+    for name, query in direct.items():
+        assert figure(dataset, name) == _count(store, query), name
+    partitions = list(description.objects(dataset, rdflib.URIRef(VOID + "classPartition")))
+    assert partitions
+    for partition in partitions:
+        cls = description.value(partition, rdflib.URIRef(VOID + "class"))
+        query = f"SELECT (COUNT(DISTINCT ?s) AS ?n) {frm} {{ ?s a <{cls}> }}"
+        assert figure(partition, "entities") == _count(store, query)
+    for partition in description.objects(dataset, rdflib.URIRef(VOID + "propertyPartition")):
+        prop = description.value(partition, rdflib.URIRef(VOID + "property"))
+        query = f"SELECT (COUNT(*) AS ?n) {frm} {{ SELECT DISTINCT ?s ?o {{ ?s <{prop}> ?o }} }}"
+        assert figure(partition, "triples") == _count(store, query)
+    linksets = list(description.subjects(rdflib.RDF.type, rdflib.URIRef(VOID + "Linkset")))
+    assert len(linksets) == 2
+    assert sum(figure(ls, "triples") for ls in linksets) == len(_graph(store, GRAPH_LINKS))
+    for predicate in ("dataDump", "sparqlEndpoint", "uriSpace", "vocabulary"):
+        assert description.value(dataset, rdflib.URIRef(VOID + predicate)) is not None
+    # The metadata graph holds the same description.
+    assert len(_graph(store, GRAPH_METADATA)) == len(description)
+
+
+def test_unchanged_inputs_are_a_no_op(tree: Settings) -> None:
+    first = pipeline.build(tree)
+    second = pipeline.build(tree)
+    assert not second.built and second.root == first.root
+    forced = pipeline.build(tree, force=True)
+    assert forced.built and forced.root != first.root
+    assert tree.previous_build.resolve() == first.root
+
+
+def _content(settings: Settings) -> dict[str, set[ox.Triple]]:
+    build = open_published_build(settings.current_build)
+    graphs = {g: _graph(build.store, g) for g in NAMED_GRAPHS if g != GRAPH_METADATA}
+    # The description differs only in its version and date.
+    volatile = {
+        "http://purl.org/dc/terms/modified",
+        "http://www.w3.org/2002/07/owl#versionInfo",
+        "http://www.w3.org/ns/dcat#version",
+    }
+    graphs[GRAPH_METADATA] = {
+        t for t in _graph(build.store, GRAPH_METADATA) if t.predicate.value not in volatile
+    }
+    return graphs
+
+
+def test_incremental_rebuild_equals_from_scratch(tree: Settings, tmp_path: Path) -> None:
+    pipeline.build(tree)
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(
+        changed.read_text().replace('"Second meeting"@en', '"Second meeting, renamed"@en')
+        + "engagement:second-meeting dex:host person:bob .\n"
+    )
+    validated: list[str] = []
+
+    class Recorder:
+        def start(self, step: str, total: int | None) -> None:
+            pass
+
+        def advance(self, amount: int = 1) -> None:
+            pass
+
+        def finish(self, step: str, seconds: float) -> None:
+            validated.append(step)
+
+    incremental = pipeline.build(tree, progress=Recorder())
+    assert incremental.built
+    # Only the changed file (and files that see it) needed a parse and a pyshacl run.
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    cache = ParseCache(tree.build_path / "cache")
+    assert all(
+        cache.get(s) is not None for role in pipeline.source_files(tree).values() for s in role
+    )
+
+    scratch = make_tree(tmp_path / "scratch")
+    shutil.copy(changed, scratch.data_path / "engagements" / "second-meeting.ttl")
+    assert not (scratch.build_path / "cache").exists()
+    pipeline.build(scratch)
+    assert _content(tree) == _content(scratch)
+    label = ox.Literal("Second meeting, renamed", language="en")
+    assert any(t.object == label for t in _content(tree)[GRAPH_DATA])
+
+
+def test_incremental_validation_reruns_only_what_changed(tree: Settings) -> None:
+    from defence_engagements.pipeline.incremental import ParseCache
+    from defence_engagements.pipeline.validate import SubjectIndex, Validator
+
+    pipeline.build(tree)
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text() + "# a comment changes the bytes, not the graph\n")
+    files = pipeline.source_files(tree)
+    parse_cache = ParseCache(tree.build_path / "cache")
+    sources = pipeline.parse_sources(files, parse_cache, pipeline._Silent())
+    assert parse_cache.misses == 1 and parse_cache.hits == len(sources.all) - 1
+    validator = Validator(
+        pipeline.Sources.triples(sources.shapes),
+        pipeline.Sources.triples(sources.ontology),
+        tree.build_path / "cache" / "validate",
+    )
+    validator.validate_files(
+        [*sources.ontology, *sources.data], SubjectIndex([*sources.ontology, *sources.data])
+    )
+    assert validator.runs == 1  # one pyshacl call, for the one changed file
+
+
+def test_failed_build_leaves_published_build_untouched(tree: Settings) -> None:
+    pipeline.build(tree)
+    before = _snapshot(tree.build_path / "builds")
+    target = os.readlink(tree.current_build)
+    (tree.data_path / "people.ttl").write_text("@prefix broken")
+    with pytest.raises(Exception):  # noqa: B017 — the CLI tests check the message
+        pipeline.build(tree)
+    assert _snapshot(tree.build_path / "builds") == before
+    assert os.readlink(tree.current_build) == target
+    assert len(open_published_build(tree.current_build).store) > 0
+
+
+def _snapshot(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != "LOCK"
+    }

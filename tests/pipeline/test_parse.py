@@ -1,0 +1,80 @@
+"""Parsing: stable blank nodes, the subject → line index, syntax errors with their location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+
+from defence_engagements.errors import RdfSyntaxError
+from defence_engagements.pipeline.parse import (
+    SourceFile,
+    parse_turtle,
+    read_source,
+    subject_start_lines,
+)
+
+TRICKY = """\
+@prefix ex: <http://example.org/> .
+PREFIX other: <http://other.example/>
+# ex:commented a ex:Thing .
+ex:a ex:p "a string with ex:fake . inside" ;
+    ex:q \"\"\"long
+ex:notasubject ex:p ex:o .
+\"\"\" .
+<http://example.org/full> ex:p [ ex:q ex:inner ] , ( ex:l1 ex:l2 ) .
+[ ex:p ex:anon ] ex:q ex:r .
+_:label ex:p 'single . quoted' .
+other:b
+    ex:p ex:o.
+ex:a ex:again ex:o .
+ex:esc\\-aped ex:p 1.5 .
+"""
+
+
+def test_subject_lines_skip_strings_comments_and_nested_terms() -> None:
+    lines = subject_start_lines(TRICKY)
+    assert lines == {
+        "<http://example.org/a>": 4,
+        "<http://example.org/full>": 8,
+        "_:label": 10,
+        "<http://other.example/b>": 11,
+        "<http://example.org/esc-aped>": 14,
+    }
+
+
+def _source(name: str, content: bytes) -> SourceFile:
+    import hashlib
+
+    return SourceFile(Path(name), name, "data", hashlib.sha256(content).hexdigest())
+
+
+def test_every_named_subject_has_a_line_and_blank_nodes_are_stable() -> None:
+    content = TRICKY.encode()
+    first = parse_turtle(_source("x.ttl", content), content)
+    second = parse_turtle(_source("x.ttl", content), content)
+    assert first.triples == second.triples  # blank-node labels do not depend on the run
+    named = {str(t.subject) for t in first.triples if isinstance(t.subject, ox.NamedNode)}
+    assert named <= set(first.subject_lines)
+    labelled = [k for k in first.subject_lines if k.startswith("_:")]
+    assert labelled and all(k[2:].startswith(first.source.sha256[:12]) for k in labelled)
+
+
+def test_syntax_error_names_file_line_column_and_parser_message() -> None:
+    content = b'@prefix ex: <http://example.org/> .\nex:a ex:p "unterminated .\nex:b ex:p ex:c .\n'
+    with pytest.raises(RdfSyntaxError) as caught:
+        parse_turtle(_source("data/broken.ttl", content), content)
+    error = caught.value
+    assert error.location.file == "data/broken.ttl"
+    assert error.location.line == 2
+    assert error.location.column is not None
+    assert error.message.startswith("data/broken.ttl:2:")
+    assert "Parser error" not in error.message and len(error.message.split(": ", 1)[1]) > 5
+
+
+def test_fixture_files_index_their_subjects(tree) -> None:
+    path = tree.data_path / "engagements" / "second-meeting.ttl"
+    parsed = parse_turtle(*read_source(path, "second-meeting.ttl", "data"))
+    iri = "<https://w3id.org/defence-engagements/id/engagement/second-meeting>"
+    assert parsed.subject_lines == {iri: 7}
