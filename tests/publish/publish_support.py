@@ -201,8 +201,12 @@ NGINX = Path("/usr/sbin/nginx")
 def nginx_unavailable_reason() -> str | None:
     """Why the nginx tests cannot run here, after the project's installer had its go."""
     if not NGINX.exists():
-        subprocess.run([str(REPO_ROOT / "scripts" / "install-nginx.sh")], check=False,
-                       capture_output=True, timeout=600)
+        subprocess.run(
+            [str(REPO_ROOT / "scripts" / "install-nginx.sh")],
+            check=False,
+            capture_output=True,
+            timeout=600,
+        )
     if not NGINX.exists():
         return "nginx is not installed and scripts/install-nginx.sh could not install it here"
     return None
@@ -221,7 +225,10 @@ class NginxServer:
             for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
         )
         (workdir / "nginx.conf").write_text(
-            f"daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
+            # As root, nginx would hand requests to "nobody", who cannot read pytest's
+            # private temporary directories; the test's own user serves them instead.
+            ("user root;\n" if os.geteuid() == 0 else "")
+            + f"daemon off;\nworker_processes 1;\npid {workdir / 'nginx.pid'};\n"
             f"error_log {workdir / 'logs' / 'error.log'};\n"
             "events { worker_connections 64; }\n"
             f"http {{\n  access_log off;\n  {temp}\n  include {workdir / 'site.conf'};\n}}\n",
@@ -247,3 +254,33 @@ class NginxServer:
         if self.process and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+def make_source_build(build_dir: Path, version: str = "sources-1") -> Path:
+    """The repository's ontology and data loaded into their graphs, not reasoned: a stand-in
+    for `engagements build` while developing against real pages."""
+    root = build_dir / "builds" / version
+    (root / "dumps").mkdir(parents=True)
+    store = pyoxigraph.Store(str(root / "store"))
+    for directory, graph in (("ontology", GRAPH_ONTOLOGY), ("data", GRAPH_DATA)):
+        for path in sorted((REPO_ROOT / directory).rglob("*.ttl")):
+            store.load(
+                path=str(path),
+                format=pyoxigraph.RdfFormat.TURTLE,
+                to_graph=pyoxigraph.NamedNode(graph),
+            )
+    store.flush()
+    counts: dict[str, int] = {}
+    for quad in store.quads_for_pattern(None, None, None, None):
+        counts[quad.graph_name.value] = counts.get(quad.graph_name.value, 0) + 1
+    del store
+    manifest = {
+        "version": version,
+        "built_at": "2026-11-22T00:00:00Z",
+        "graphs": counts,
+        "inputs": {},
+        "timings": {},
+    }
+    (root / "build.json").write_text(json.dumps(manifest), encoding="utf-8")
+    (build_dir / "current").symlink_to(Path("builds") / version)
+    return build_dir

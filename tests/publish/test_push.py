@@ -12,9 +12,10 @@ from types import ModuleType
 
 import httpx
 import pytest
-from publish_support import REPO_ROOT, OxigraphServer
 
 from defence_engagements.namespaces import GRAPH_LINKS, NAMED_GRAPHS
+
+from .publish_support import REPO_ROOT, OxigraphServer
 
 
 def manifest_counts(build_dir: Path) -> dict[str, int]:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pyoxigraph
 import pytest
-from publish_support import OxigraphServer
 
 from defence_engagements import formats
 from defence_engagements.errors import (
@@ -27,6 +26,8 @@ from defence_engagements.query.pool import WorkerPoolExecutor
 from defence_engagements.query.remote import RemoteExecutor
 from defence_engagements.query.service_policy import ServicePolicy
 from defence_engagements.store import open_published_build
+
+from .publish_support import OxigraphServer
 
 POLICY = ServicePolicy(allow=("https://query.wikidata.org/sparql",))
 PREFIXED_SELECT = """

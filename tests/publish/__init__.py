@@ -1,0 +1,1 @@
+"""Tests of push, serving over a remote store, and the static site."""
