@@ -7,7 +7,6 @@ graphs, made in the real layout by ``w3c_build``.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -67,19 +66,3 @@ def build_manifest(build_root: Path) -> dict:  # type: ignore[type-arg]
     import json
 
     return json.loads((build_root / "build.json").read_text(encoding="utf-8"))
-
-
-# Until `engagements build` exists, serve the sources loaded as-is (no reasoning, no
-# dumps) in the real layout; the real build replaces this as soon as it lands.
-if importlib.util.find_spec("defence_engagements.cli.pipeline") is None:
-
-    @pytest.fixture(scope="session")
-    def published_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-        graph = "https://w3id.org/defence-engagements/graph/"
-        return publish_graphs_build(
-            tmp_path_factory.mktemp("sources-build"),
-            {
-                graph + "ontology": sorted((REPO_ROOT / "ontology").glob("*.ttl")),
-                graph + "data": sorted((REPO_ROOT / "data").glob("**/*.ttl")),
-            },
-        )

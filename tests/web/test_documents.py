@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pyoxigraph
@@ -24,7 +25,12 @@ def id_iris(site, client) -> list[str]:
     query = f"""SELECT DISTINCT ?x WHERE {{ {{ ?x ?p ?o }} UNION {{ ?s ?p ?x }}
     FILTER(isIRI(?x) && STRSTARTS(STR(?x), "{ID}")) }}"""
     rows = client.get(site.url("sparql"), params={"query": query}).json()["results"]["bindings"]
-    return sorted(row["x"]["value"] for row in rows)
+    # The things: /id/{type}/{slug} (the bare /id/ namespace is named in the VoID too).
+    return sorted(
+        row["x"]["value"]
+        for row in rows
+        if re.fullmatch(ID + r"[a-z0-9-]+/[^/]+", row["x"]["value"])
+    )
 
 
 def _local(site, iri: str) -> str:

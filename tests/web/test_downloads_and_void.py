@@ -1,0 +1,167 @@
+"""/dumps/ (files, HTML and DCAT index, caching, ranges) and /.well-known/void."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+
+import pyoxigraph
+import pytest
+import rdflib
+
+VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
+DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
+METADATA = "https://w3id.org/defence-engagements/graph/metadata"
+_PARSERS = {
+    ".ttl": pyoxigraph.RdfFormat.TURTLE,
+    ".nt": pyoxigraph.RdfFormat.N_TRIPLES,
+    ".nq": pyoxigraph.RdfFormat.N_QUADS,
+    ".jsonld": pyoxigraph.RdfFormat.JSON_LD,
+    ".rdf": pyoxigraph.RdfFormat.RDF_XML,
+}
+
+
+@pytest.fixture(scope="module")
+def dump_names(build_root) -> list[str]:
+    names = sorted(p.name for p in (build_root / "dumps").iterdir() if p.is_file())
+    assert "SHA256SUMS" in names and len(names) > 3
+    return names
+
+
+def _count(site, client, query: str) -> int:
+    rows = client.get(site.url("sparql"), params={"query": query}).json()
+    return int(rows["results"]["bindings"][0]["n"]["value"])
+
+
+def test_every_dump_is_served_whole_with_validators(site, client, build_root, dump_names):
+    sums = dict(
+        reversed(line.split())
+        for line in (build_root / "dumps" / "SHA256SUMS").read_text().splitlines()
+    )
+    for name in dump_names:
+        response = client.get(site.url(f"dumps/{name}"))
+        assert response.status_code == 200
+        body = response.content
+        assert int(response.headers["content-length"]) == len(body)
+        assert body == (build_root / "dumps" / name).read_bytes()
+        assert response.headers["etag"] and response.headers["last-modified"]
+        assert response.headers["accept-ranges"] == "bytes"
+        assert "content-encoding" not in response.headers
+        if name in sums:
+            assert hashlib.sha256(body).hexdigest() == sums[name]
+
+
+def test_dumps_revalidate_with_304(site, client, dump_names):
+    url = site.url(f"dumps/{dump_names[0]}")
+    first = client.get(url)
+    by_etag = client.get(url, headers={"If-None-Match": first.headers["etag"]})
+    by_date = client.get(url, headers={"If-Modified-Since": first.headers["last-modified"]})
+    assert by_etag.status_code == by_date.status_code == 304
+    assert by_etag.content == b""
+    changed = client.get(url, headers={"If-None-Match": '"something-else"'})
+    assert changed.status_code == 200
+
+
+def test_range_requests_resume_a_download(site, client, build_root, dump_names):
+    name = max(dump_names, key=lambda n: (build_root / "dumps" / n).stat().st_size)
+    whole = (build_root / "dumps" / name).read_bytes()
+    url = site.url(f"dumps/{name}")
+    part = client.get(url, headers={"Range": "bytes=100-1099"})
+    assert part.status_code == 206
+    assert part.content == whole[100:1100]
+    assert part.headers["content-range"] == f"bytes 100-1099/{len(whole)}"
+    tail = client.get(url, headers={"Range": "bytes=-50"})
+    assert tail.status_code == 206 and tail.content == whole[-50:]
+    beyond = client.get(url, headers={"Range": f"bytes={len(whole) + 10}-"})
+    assert beyond.status_code == 416
+
+
+def test_unknown_dumps_and_path_tricks_get_404(site, client):
+    for name in ("nope.ttl", "..%2Fbuild.json", "%2E%2E%2Fbuild.json"):
+        assert client.get(site.url(f"dumps/{name}")).status_code == 404
+
+
+def test_dump_triple_counts_equal_the_endpoint(site, client, build_root, dump_names):
+    checked = 0
+    for name in dump_names:
+        data = (build_root / "dumps" / name).read_bytes()
+        stem = name.removesuffix(".gz")
+        suffix = "." + stem.rsplit(".", 1)[-1]
+        if suffix not in _PARSERS or name == "void.ttl":
+            continue
+        if name.endswith(".gz"):
+            data = gzip.decompress(data)
+        quads = list(pyoxigraph.parse(data, format=_PARSERS[suffix]))
+        if suffix == ".nq":
+            graphs = {str(q.graph_name.value) for q in quads}
+            for graph in graphs:
+                in_dump = sum(1 for q in quads if str(q.graph_name.value) == graph)
+                query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+                assert in_dump == _count(site, client, query), (name, graph)
+                checked += 1
+        elif stem.startswith("ontology"):
+            graph = "https://w3id.org/defence-engagements/graph/ontology"
+            query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
+            assert len({str(q.triple) for q in quads}) == _count(site, client, query), name
+            checked += 1
+    assert checked >= 4
+
+
+def test_dumps_index_in_html_and_dcat(site, client, dump_names):
+    page = client.get(site.url("dumps/"), headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    for name in dump_names:
+        assert f'href="{site.url("dumps/" + name)}"' in page.text
+    dcat = client.get(site.url("dumps/"), headers={"Accept": "text/turtle"})
+    graph = rdflib.Graph().parse(data=dcat.text, format="turtle")
+    urls = {str(o) for o in graph.objects(None, DCAT.downloadURL)}
+    assert urls == {site.url(f"dumps/{name}") for name in dump_names}
+    for distribution in graph.subjects(rdflib.RDF.type, DCAT.Distribution):
+        assert graph.value(distribution, DCAT.byteSize) is not None
+        assert graph.value(distribution, DCAT.mediaType) is not None
+
+
+@pytest.fixture(scope="module")
+def void_graph(site, client) -> rdflib.Graph:
+    response = client.get(site.url(".well-known/void"), headers={"Accept": "text/turtle"})
+    assert response.status_code == 200
+    return rdflib.Graph().parse(data=response.text, format="turtle")
+
+
+def test_void_names_this_server_and_its_dump_links_resolve(site, client, void_graph):
+    endpoints = set(void_graph.objects(None, VOID.sparqlEndpoint))
+    assert rdflib.URIRef(site.url("sparql")) in endpoints
+    dumps = {str(o) for o in void_graph.objects(None, VOID.dataDump)}
+    assert dumps
+    for url in dumps:
+        assert url.startswith(site.base_url), url
+        assert client.head(url).status_code == 200, url
+
+
+def test_void_in_every_rdf_format(site, client):
+    for accept, fmt in [("application/ld+json", "json-ld"), ("application/rdf+xml", "xml")]:
+        response = client.get(site.url(".well-known/void"), headers={"Accept": accept})
+        assert response.headers["content-type"].startswith(accept)
+        assert len(rdflib.Graph().parse(data=response.text, format=fmt)) > 50
+
+
+def test_void_counts_equal_count_queries(site, client, void_graph):
+    not_metadata = f"FILTER(?g != <{METADATA}>)"
+    dataset = next(void_graph.subjects(VOID.sparqlEndpoint, rdflib.URIRef(site.url("sparql"))))
+    triples = int(void_graph.value(dataset, VOID.triples))
+    query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {not_metadata} }}"
+    assert triples == _count(site, client, query)
+    partitions = list(void_graph.objects(dataset, VOID.classPartition))
+    assert partitions
+    for partition in partitions:
+        cls = void_graph.value(partition, VOID["class"])
+        entities = int(void_graph.value(partition, VOID.entities))
+        query = "SELECT (COUNT(DISTINCT ?s) AS ?n) " + (
+            f"WHERE {{ GRAPH ?g {{ ?s a <{cls}> }} {not_metadata} }}"
+        )
+        assert entities == _count(site, client, query), cls
+    for partition in list(void_graph.objects(dataset, VOID.propertyPartition))[:25]:
+        prop = void_graph.value(partition, VOID.property)
+        count = int(void_graph.value(partition, VOID.triples))
+        query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s <{prop}> ?o }} {not_metadata} }}"
+        assert count == _count(site, client, query), prop

@@ -1,0 +1,153 @@
+"""Human pages and the ontology documentation, over HTTP from the real server."""
+
+from __future__ import annotations
+
+import html
+import re
+from html.parser import HTMLParser
+
+import pytest
+import rdflib
+
+HTML = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+DEX = "https://w3id.org/defence-engagements/def#"
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.alternates: list[tuple[str, str]] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        values = dict(attrs)
+        if tag == "link" and values.get("rel") == "alternate":
+            self.alternates.append((values.get("type") or "", values.get("href") or ""))
+        for name in ("src", "href"):
+            if tag in ("script", "link", "img") and values.get(name):
+                self.sources.append(values[name])
+
+
+def _parse(text: str) -> _Links:
+    links = _Links()
+    links.feed(text)
+    return links
+
+
+def _engagements(site, client) -> list[tuple[str, str]]:
+    query = """PREFIX dex: <https://w3id.org/defence-engagements/def#>
+    PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    SELECT ?e ?label WHERE { ?e a/rdfs:subClassOf* dex:Engagement ; rdfs:label ?label }"""
+    rows = client.get(site.url("sparql"), params={"query": query}).json()["results"]["bindings"]
+    return [(r["e"]["value"], r["label"]["value"]) for r in rows]
+
+
+def test_home_lists_every_engagement(site, client):
+    page = client.get(site.url(""), headers={"Accept": HTML})
+    assert page.status_code == 200
+    engagements = _engagements(site, client)
+    assert len(engagements) >= 10
+    for iri, _label in engagements:
+        assert site.url(iri.removeprefix("https://w3id.org/defence-engagements/")) in page.text
+
+
+def test_home_filters_by_year(site, client):
+    everything = client.get(site.url("")).text
+    years = sorted(set(re.findall(r'<option value="(\d{4})"', everything)))
+    assert years
+    year = years[0]
+    filtered = client.get(site.url(""), params={"year": year}).text
+    shown = re.findall(r"<time>([^<]*)</time>", filtered)
+    assert shown and all(year in when for when in shown)
+    assert len(shown) < len(re.findall(r"<time>", everything))
+
+
+def test_home_filters_by_country_and_type(site, client):
+    everything = client.get(site.url("")).text
+    total = len(re.findall(r"<time>", everything))
+    for name in ("country", "type"):
+        select = re.search(rf'<select name="{name}">(.*?)</select>', everything, re.S)
+        assert select
+        values = re.findall(r'<option value="([^"]+)"', select.group(1))
+        assert values, name
+        counts = [
+            len(re.findall(r"<time>", client.get(site.url(""), params={name: v}).text))
+            for v in values
+        ]
+        assert all(0 < count <= total for count in counts), (name, counts)
+
+
+def test_engagement_pages_show_what_a_reader_needs(site, client):
+    for iri, label in _engagements(site, client):
+        path = iri.removeprefix("https://w3id.org/defence-engagements/").replace("id/", "doc/", 1)
+        page = client.get(site.url(path + ".html"))
+        assert page.status_code == 200
+        text = page.text
+        assert label in html.unescape(text)
+        for section in ("When", "Where", "Participants", "Evidence"):
+            assert section in text
+        assert "<blockquote" in text  # every engagement has a verbatim quote
+        alternates = _parse(text).alternates
+        assert {t for t, _ in alternates} >= {
+            "text/turtle",
+            "application/n-triples",
+            "application/ld+json",
+            "application/rdf+xml",
+        }
+        for _type, href in alternates:
+            assert client.get(href).status_code == 200
+
+
+def test_pages_load_nothing_from_other_hosts(site, client):
+    for path in ("", "sparql", "def", "dumps/"):
+        page = client.get(site.url(path), headers={"Accept": HTML})
+        for source in _parse(page.text).sources:
+            assert source.startswith(site.base_url), source
+
+
+def test_static_assets_are_served(site, client):
+    for path in ("static/style.css", "static/query.js"):
+        response = client.get(site.url(path))
+        assert response.status_code == 200 and len(response.content) > 500
+
+
+@pytest.mark.parametrize(
+    ("accept", "parser", "media_type"),
+    [
+        ("text/turtle", "turtle", "text/turtle"),
+        ("application/rdf+xml", "xml", "application/rdf+xml"),
+        ("application/ld+json", "json-ld", "application/ld+json"),
+    ],
+)
+def test_ontology_in_rdf_by_accept_and_by_extension(site, client, accept, parser, media_type):
+    by_accept = client.get(site.url("def"), headers={"Accept": accept})
+    extension = {"turtle": "ttl", "xml": "rdf", "json-ld": "jsonld"}[parser]
+    by_extension = client.get(site.url(f"def.{extension}"))
+    for response in (by_accept, by_extension):
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith(media_type)
+    graph = rdflib.Graph().parse(data=by_accept.text, format=parser)
+    ontology = rdflib.URIRef("https://w3id.org/defence-engagements/def")
+    assert (ontology, rdflib.RDF.type, rdflib.OWL.Ontology) in graph
+
+
+def test_ontology_html_documents_every_class_and_property(site, client):
+    turtle = rdflib.Graph().parse(data=client.get(site.url("def.ttl")).text, format="turtle")
+    page = client.get(site.url("def"), headers={"Accept": HTML})
+    assert page.status_code == 200
+    terms = {
+        s
+        for kind in (rdflib.OWL.Class, rdflib.OWL.ObjectProperty, rdflib.OWL.DatatypeProperty)
+        for s in turtle.subjects(rdflib.RDF.type, kind)
+        if str(s).startswith(DEX)
+    }
+    assert len(terms) > 30
+    for term in terms:
+        name = str(term)[len(DEX) :]
+        assert f'id="{name}"' in page.text, name
+        label = turtle.value(term, rdflib.RDFS.label)
+        assert str(label) in html.unescape(page.text)
+    assert "Domain" in page.text and "Range" in page.text
+    assert "transitive" in page.text
+    assert "Subclass of" in page.text
+    assert "http://www.w3.org/ns/org#" in page.text or "org:" in page.text
