@@ -68,3 +68,22 @@ def test_every_engagement_quotes_each_of_its_sources(data_graph: rdflib.Graph) -
             for q in data_graph.objects(engagement, DEX.evidenceQuote)
         }
         assert sources and sources <= quoted, engagement
+
+
+def test_everything_but_reference_geography_names_its_source(data_graph: rdflib.Graph) -> None:
+    """Engagements, people, posts, organisations, cities and facilities come from a source;
+    only countries and continents are reference data."""
+    kinds = (DEX.Engagement, DEX.Person, DEX.PostHolding, DEX.Organization, DEX.City, DEX.Facility)
+    engagement_classes = {
+        DEX.Meeting, DEX.Summit, DEX.Visit, DEX.Conference, DEX.AgreementSigning,
+        DEX.Announcement, DEX.Dialogue,
+    }  # fmt: skip
+    checked = 0
+    for kind in (*kinds, *engagement_classes):
+        for entity in data_graph.subjects(rdflib.RDF.type, kind):
+            sources = set(data_graph.objects(entity, rdflib.PROV.wasDerivedFrom))
+            assert sources, f"{entity} names no source"
+            for source in sources:
+                assert (source, rdflib.RDF.type, DEX.SourceDocument) in data_graph
+            checked += 1
+    assert checked > 60
