@@ -41,7 +41,7 @@ class Settings:
     shapes_dir: Path = Path("shapes")
     queries_dir: Path = Path("queries")
     build_dir: Path = Path("build")
-    reasoner: str = "owlrl"  # OWL 2 RL engine of the build (pipeline/reason.py ENGINES)
+    reasoner: str = "rules"  # OWL 2 RL engine of the build (pipeline/reason.py ENGINES)
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8000

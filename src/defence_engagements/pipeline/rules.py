@@ -1004,6 +1004,11 @@ def inferred_of(
     return closure - asserted, report
 
 
+def inferred(triples: Iterable[ox.Triple]) -> set[ox.Triple]:
+    """The engine as the build calls it: the closure's triples that are not in the input."""
+    return inferred_of(triples)[0]
+
+
 def to_oxigraph(term: object) -> ox.Term:
     """An rdflib term as a pyoxigraph term (blank-node labels kept)."""
     from rdflib import BNode, Literal, URIRef

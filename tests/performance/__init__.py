@@ -1,0 +1,1 @@
+"""Equality of the fast paths with their references (rules engine, validation)."""
