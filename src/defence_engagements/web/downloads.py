@@ -45,6 +45,22 @@ _MEDIA = {
 }
 
 
+_WHAT = {
+    "engagements.ttl": "The asserted data, readable Turtle with prefixes",
+    "engagements-inferred.ttl": "The asserted data with the OWL 2 RL inferences",
+    "engagements.nt.gz": "Ontology, data, inferences and Wikidata links, N-Triples",
+    "engagements.nq.gz": "Every named graph, N-Quads",
+    "engagements.jsonld": "The data as JSON-LD",
+    "ontology.ttl": "The ontology and concept schemes, Turtle",
+    "ontology.rdf": "The ontology and concept schemes, RDF/XML",
+    "ontology.jsonld": "The ontology and concept schemes, JSON-LD",
+    "links.ttl": "owl:sameAs and skos:exactMatch links to Wikidata",
+    "links.nt.gz": "The Wikidata links, N-Triples",
+    "void.ttl": "VoID and DCAT description of the dataset",
+    "SHA256SUMS": "SHA-256 checksums of every file here",
+}
+
+
 @dataclass(frozen=True)
 class Dump:
     name: str
@@ -54,6 +70,10 @@ class Dump:
     media_type: str  # of the content (before decompression)
     compression: str | None
     sha256: str | None
+
+    @property
+    def description(self) -> str:
+        return _WHAT.get(self.name, "")
 
     @property
     def served_type(self) -> str:

@@ -112,7 +112,15 @@ async def engagements_about(executor: QueryExecutor, resource: str) -> list[Enga
   {_ENGAGEMENT_FIELDS}
 }}""",
     )
-    return _summaries(rows)
+    summaries = _summaries(rows)
+    for summary in summaries:
+        specific = summary.roles - _GENERIC_ROLES
+        summary.roles = specific or summary.roles
+    return summaries
+
+
+# Implied by a more specific role (host, guest, …) whenever one is present.
+_GENERIC_ROLES = {"participant", "participant's post", "involves country"}
 
 
 @dataclass
@@ -297,13 +305,21 @@ async def claims(executor: QueryExecutor, subject: str) -> list[Claim]:
 async def related_engagements(executor: QueryExecutor, engagement: str) -> list[EngagementSummary]:
     """Engagements linked to this one in either direction, with the linking property."""
     e = iri(engagement)
-    rows = await select(
-        executor,
-        f"""SELECT * WHERE {{
-  {{ {e} ?link ?e }} UNION {{ ?e ?link {e} }}
-  FILTER(?e != {e})
+    found: dict[str, EngagementSummary] = {}
+    # Outgoing links read naturally ("this engagement precedes …"); incoming ones are
+    # only needed where no inverse was stated or inferred.
+    for pattern in (f"{e} ?link ?e", f"?e ?link {e}"):
+        rows = await select(
+            executor,
+            f"""SELECT * WHERE {{
+  {pattern} FILTER(?e != {e})
   OPTIONAL {{ ?link rdfs:label ?roleLabel FILTER(langMatches(lang(?roleLabel), "en")) }}
   {_ENGAGEMENT_FIELDS}
 }}""",
-    )
-    return _summaries(rows)
+        )
+        for summary in _summaries(rows):
+            if summary.iri not in found:
+                if pattern.startswith("?e"):
+                    summary.roles = {f"is {role} of" for role in summary.roles}
+                found[summary.iri] = summary
+    return sorted(found.values(), key=lambda s: (s.sort_key, s.label), reverse=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph
 
-from defence_engagements.namespaces import PREFIXES, WIKIDATA_ENTITY
+from defence_engagements.namespaces import DEX, PREFIXES, WIKIDATA_ENTITY
 from defence_engagements.web.description import LABEL_PROPERTIES
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -72,11 +72,17 @@ class PropertyValues:
 class ResourceView:
     iri: str
     label: str
-    types: list[Value]
+    types: list[Value]  # every type, inferred ones included
     comment: str | None
     properties: list[PropertyValues]  # outgoing, rdf:type excluded
     incoming: list[PropertyValues]  # subjects pointing here, grouped by property
     labels: dict[str, str]
+
+    @property
+    def own_types(self) -> list[Value]:
+        """The types from our ontology (the rest are alignments, shown with the statements)."""
+        ours = [t for t in self.types if t.iri and t.iri.startswith(DEX)]
+        return ours or self.types
 
     def values(self, property_iri: str) -> list[Value]:
         for group in self.properties:
@@ -113,7 +119,7 @@ def label_for(iri: str, labels: dict[str, str]) -> str:
     if iri in labels:
         return labels[iri]
     if iri.startswith(WIKIDATA_ENTITY):
-        return "Wikidata " + iri[len(WIKIDATA_ENTITY) :]
+        return iri[len(WIKIDATA_ENTITY) :]
     return local_name(iri).replace("-", " ") if "/id/" in iri else compact(iri)
 
 

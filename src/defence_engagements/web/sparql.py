@@ -142,7 +142,11 @@ async def _describe_service(request: Request, context: WebContext) -> Response:
         return render_page(
             request,
             "query.html",
-            {"examples": examples, "title": "Query the data"},
+            {
+                "examples": examples,
+                "title": "Query the data",
+                "canonical_base": context.urls.canonical_base,
+            },
         )
     fmt = negotiation.negotiate(accept, negotiation.RDF_OFFER)
     if fmt is None:

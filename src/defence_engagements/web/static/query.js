@@ -10,6 +10,15 @@
   const picker = document.getElementById("examples");
   const examples = JSON.parse(document.getElementById("example-data").textContent || "[]");
   const endpoint = form.getAttribute("action");
+  const canonicalBase = form.dataset.canonicalBase || "";
+  const servingBase = form.dataset.servingBase || "";
+
+  // Our IRIs are shown as they are, but link to this server, which serves them.
+  function localHref(iri) {
+    return canonicalBase && iri.indexOf(canonicalBase) === 0
+      ? servingBase + iri.slice(canonicalBase.length)
+      : iri;
+  }
 
   if (picker) {
     picker.addEventListener("change", function () {
@@ -22,7 +31,7 @@
     if (!term) return td;
     if (term.type === "uri") {
       const a = document.createElement("a");
-      a.href = term.value;
+      a.href = localHref(term.value);
       a.textContent = term.value;
       td.appendChild(a);
     } else {
