@@ -32,7 +32,7 @@ def test_parser_reads_the_data_notes_table() -> None:
 
 def test_every_link_record_is_well_formed_and_used_once(data_graph: rdflib.Graph) -> None:
     records = link_records(data_graph)
-    assert len(records) == 26
+    assert len(records) == 32
     for record, item in records.items():
         assert WIKIDATA_ITEM_PATTERN.match(str(item)), item
         assert data_graph.value(record, DEX.evidence) is not None
