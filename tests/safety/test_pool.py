@@ -131,8 +131,36 @@ async def test_a_dead_worker_is_replaced_and_logged(
         assert count_of((await pool.execute(request("SELECT (COUNT(*) AS ?n) {?s ?p ?o}"))).body)
 
 
+async def test_extra_workers_start_when_slow_queries_hold_them_all_and_then_retire(
+    tiny_build: Path,
+) -> None:
+    executor = WorkerPoolExecutor(tiny_build / "current", workers=1, burst_workers=1)
+    try:
+        await executor.start()
+        slow = asyncio.create_task(executor.execute(request(CARTESIAN, timeout=2.0)))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        for _ in range(5):
+            assert (
+                count_of(
+                    (await executor.execute(request("SELECT (COUNT(*) AS ?n) {?s ?p ?o}"))).body
+                )
+                == 300
+            )
+        assert time.monotonic() - started < 1.0  # served by the extra worker, not queued
+        assert len(executor._workers) == 2
+        with pytest.raises(QueryTimeoutError):
+            await slow
+        await executor.execute(request("ASK {}"))
+        assert len(executor._workers) == 1  # the extra worker retired once one sat idle
+    finally:
+        await executor.close()
+
+
 async def test_a_full_pool_answers_overloaded(tiny_build: Path) -> None:
-    executor = WorkerPoolExecutor(tiny_build / "current", workers=1, queue_timeout=0.3)
+    executor = WorkerPoolExecutor(
+        tiny_build / "current", workers=1, burst_workers=0, queue_timeout=0.3
+    )
     try:
         slow = asyncio.create_task(executor.execute(request(CARTESIAN, timeout=2.0)))
         await asyncio.sleep(0.2)

@@ -215,6 +215,10 @@ class WorkerPoolExecutor:
     (then OverloadedError); longer queries than ``max_query_length`` are refused;
     a query that calls SERVICE runs for at most
     ``service_timeout`` seconds, as pyoxigraph's HTTP client has no time limit.
+
+    When every worker has been busy for ``burst_after`` seconds or more (slow
+    queries holding them all), up to ``burst_workers`` extra workers are started
+    so quick queries keep flowing; extras retire as soon as workers sit idle.
     """
 
     def __init__(
@@ -226,6 +230,8 @@ class WorkerPoolExecutor:
         service_timeout: float = 10.0,
         queue_timeout: float = 10.0,
         max_query_length: int = 100_000,
+        burst_workers: int | None = None,
+        burst_after: float = 0.25,
     ) -> None:
         self.current_link = current_link
         self.size = max(1, workers)
@@ -233,9 +239,15 @@ class WorkerPoolExecutor:
         self.service_timeout = service_timeout
         self.queue_timeout = queue_timeout
         self.max_query_length = max_query_length
+        self.max_size = self.size + (self.size if burst_workers is None else max(0, burst_workers))
+        self.burst_after = burst_after
         self._workers: list[_Worker] = []
+        self._busy_since: dict[int, float] = {}  # id(worker) → when its query started
+        self._spawning = False
+        self._spawned = 0
+        self._context: Any = None
         self._idle: asyncio.Queue[_Worker] | None = None
-        self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="query-pool")
+        self._threads = ThreadPoolExecutor(self.max_size + 1, thread_name_prefix="query-pool")
         self._starting: asyncio.Lock | None = None
         self._closed = False
 
@@ -253,11 +265,55 @@ class WorkerPoolExecutor:
             self._idle = idle
 
     def _spawn_all(self) -> list[_Worker]:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        return [
-            _Worker(index, context, self.current_link, self.policy) for index in range(self.size)
-        ]
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload([__name__])
+        return [self._spawn_one() for _ in range(self.size)]
+
+    def _spawn_one(self) -> _Worker:
+        self._spawned += 1
+        return _Worker(self._spawned, self._context, self.current_link, self.policy)
+
+    def _may_burst(self) -> bool:
+        if self._spawning or len(self._workers) >= self.max_size or not self._busy_since:
+            return False
+        return time.monotonic() - max(self._busy_since.values()) >= self.burst_after
+
+    async def _acquire(self, wait: float) -> _Worker:
+        assert self._idle is not None
+        deadline = time.monotonic() + wait
+        while True:
+            if self._may_burst():
+                self._spawning = True
+                try:
+                    loop = asyncio.get_running_loop()
+                    worker = await loop.run_in_executor(self._threads, self._spawn_one)
+                finally:
+                    self._spawning = False
+                self._workers.append(worker)
+                log.info("all query workers held by slow queries: extra worker %d", worker.index)
+                return worker
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OverloadedError(
+                    f"all {len(self._workers)} query workers are busy; try again in a few seconds"
+                )
+            try:
+                return await asyncio.wait_for(
+                    self._idle.get(), timeout=min(remaining, self.burst_after)
+                )
+            except TimeoutError:
+                continue
+
+    def _release(self, worker: _Worker) -> None:
+        assert self._idle is not None
+        self._busy_since.pop(id(worker), None)
+        waiting = bool(getattr(self._idle, "_getters", None))
+        if len(self._workers) > self.size and not self._idle.empty() and not waiting:
+            # Another worker is idle already: this extra one is not needed any more.
+            self._workers.remove(worker)
+            self._threads.submit(worker.stop)
+            return
+        self._idle.put_nowait(worker)
 
     async def execute(self, request: QueryRequest) -> QueryResponse:
         if self._closed:
@@ -272,14 +328,8 @@ class WorkerPoolExecutor:
         limit = request.timeout
         if find_service_calls(request.query):
             limit = min(limit, self.service_timeout)
-        try:
-            worker = await asyncio.wait_for(
-                self._idle.get(), timeout=min(self.queue_timeout, max(limit, 0.1))
-            )
-        except TimeoutError:
-            raise OverloadedError(
-                f"all {self.size} query workers are busy; try again in a few seconds"
-            ) from None
+        worker = await self._acquire(min(self.queue_timeout, max(limit, 0.1)))
+        self._busy_since[id(worker)] = time.monotonic()
         loop = asyncio.get_running_loop()
         started = time.monotonic()
         future = loop.run_in_executor(self._threads, self._run_on, worker, request, limit)
@@ -288,12 +338,12 @@ class WorkerPoolExecutor:
         except asyncio.CancelledError:
             # The client went away: free the worker rather than finish a query nobody reads.
             worker.kill()
-            future.add_done_callback(lambda _: self._idle.put_nowait(worker))  # type: ignore[union-attr]
+            future.add_done_callback(lambda _: self._release(worker))
             raise
         except BaseException:
-            self._idle.put_nowait(worker)
+            self._release(worker)
             raise
-        self._idle.put_nowait(worker)
+        self._release(worker)
         return _response_or_raise(answer, limit, time.monotonic() - started)
 
     def _run_on(self, worker: _Worker, request: QueryRequest, limit: float) -> tuple[Any, ...]:
