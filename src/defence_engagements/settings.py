@@ -62,6 +62,11 @@ class Settings:
     access_log: bool = True  # one JSON line per request on stderr
     # Remote stores (engagements push, serve --sparql-backend).
     sparql_backend: str | None = None  # a remote SPARQL query endpoint to serve from
+    # Credentials for it: a user (with the password in the environment variable named
+    # by sparql_backend_password_env) or a token in sparql_backend_token_env.
+    sparql_backend_user: str | None = None
+    sparql_backend_password_env: str | None = None
+    sparql_backend_token_env: str | None = None
     remote_timeout: float = 300.0  # seconds per request to a remote store
     push_retries: int = 3  # retries per upload after a network failure or 5xx
     push_backoff: float = 0.5  # first wait before a retry; doubled each time

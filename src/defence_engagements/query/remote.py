@@ -36,6 +36,7 @@ from defence_engagements.errors import (
 from defence_engagements.formats import Format, FormatKind
 from defence_engagements.namespaces import NAMED_GRAPHS
 from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
+from defence_engagements.query.http_auth import RemoteCredentials
 from defence_engagements.query.results_writer import (
     Written,
     write_boolean,
@@ -222,9 +223,15 @@ def remote_executor_for(settings: Settings, policy: ServicePolicy) -> RemoteExec
         except StoreUnavailableError:
             listed = {}
         graphs += sorted(set(listed) - set(graphs))
+    credentials = RemoteCredentials(
+        user=settings.sparql_backend_user,
+        password_env=settings.sparql_backend_password_env,
+        token_env=settings.sparql_backend_token_env,
+    )
     return RemoteExecutor(
         settings.sparql_backend,
         dataset_graphs=graphs,
         policy=policy,
+        auth=credentials.to_auth(),
         user_agent=settings.user_agent,
     )
