@@ -154,3 +154,11 @@ def test_bad_options_exit_2(
         result = push(root_helpers, synthetic_build, "--store", "http://127.0.0.1:9/store", *args)
     assert result.returncode == 2, result.stderr
     assert message in result.stderr
+
+
+def test_the_real_build_is_on_the_store_graph_for_graph(
+    served_build: Path, pushed_store: OxigraphServer
+) -> None:
+    expected = manifest_counts(served_build)
+    assert expected[NAMED_GRAPHS[1]] > 500  # graph/data holds the real data
+    assert {iri: pushed_store.count(iri) for iri in NAMED_GRAPHS} == expected
