@@ -11,6 +11,7 @@ links derived from the records).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -41,6 +42,7 @@ def _help(command: str) -> str | None:
     result = subprocess.run(
         [sys.executable, "-m", "defence_engagements", command, "--help"],
         cwd=REPO_ROOT,
+        env={**os.environ, "COLUMNS": "400"},  # long option names are not cut
         capture_output=True,
         text=True,
         timeout=60,
