@@ -10,6 +10,7 @@ from defence_engagements.cli import app
 from defence_engagements.query import QueryExecutor
 from defence_engagements.query.service_policy import ServicePolicy
 from defence_engagements.settings import Settings, load_settings
+from defence_engagements.web.published_build import BuildProvider
 
 
 def build_executor(settings: Settings) -> QueryExecutor:
@@ -35,6 +36,23 @@ def build_executor(settings: Settings) -> QueryExecutor:
     from defence_engagements.query.inprocess import InProcessExecutor
 
     return InProcessExecutor(settings.current_build, policy=policy)
+
+
+def remote_builds(settings: Settings) -> BuildProvider | None:
+    """With a SPARQL backend and no local build, the build the remote store holds."""
+    if not settings.sparql_backend or settings.current_build.exists():
+        return None
+    from defence_engagements.query.remote import remote_build_reader_for
+    from defence_engagements.web.published_build import BuildInfo
+
+    reader = remote_build_reader_for(settings)
+
+    class RemoteBuilds:
+        def current(self) -> BuildInfo:
+            build = reader.current()
+            return BuildInfo(build.version, build.built_at, build.graphs, dumps_dir=None)
+
+    return RemoteBuilds()
 
 
 @app.command()
@@ -117,7 +135,7 @@ def serve(
         service_allow_private=service_allow_private,
         service_timeout=service_timeout,
     )
-    application = create_app(settings, build_executor(settings))
+    application = create_app(settings, build_executor(settings), builds=remote_builds(settings))
     uvicorn.run(
         application,
         host=settings.host,

@@ -20,6 +20,8 @@ LABEL_PROPERTIES = (
     "http://xmlns.com/foaf/0.1/name",
     "https://schema.org/name",
     "http://purl.org/dc/terms/title",
+    # A quote has no name but its words: the last resort, so quotes read as themselves.
+    "http://www.w3.org/ns/oa#exact",
 )
 _LABEL_VALUES = " ".join(f"<{p}>" for p in LABEL_PROPERTIES)
 

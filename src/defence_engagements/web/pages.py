@@ -24,13 +24,9 @@ from defence_engagements.web.errors import error_response
 from defence_engagements.web.rendering import render_page
 from defence_engagements.web.resource_view import build_view
 
-_TEMPLATES = {
-    "engagement": "engagement.html",
-    "person": "person.html",
-    "organization": "agent.html",
-    "country": "agent.html",
-    "place": "agent.html",
-}
+_TEMPLATES = {"engagement": "engagement.html", "person": "person.html"}
+# Things engagements refer to: their page lists those engagements first.
+_ENGAGED_KINDS = ("organization", "country", "place", "topic", "engagement-type", "source", "post")
 
 
 def alternates(kind: str, slug: str) -> list[dict[str, str]]:
@@ -99,13 +95,13 @@ async def render_resource_page(
         "format_date": format_date,
         "wikidata": await page_queries.wikidata_links(context.executor, resource),
     }
-    template = _TEMPLATES.get(kind, "resource.html")
+    template = _TEMPLATES.get(kind, "entity.html" if kind in _ENGAGED_KINDS else "resource.html")
     if kind == "engagement":
         values["participants"] = await page_queries.participants(context.executor, resource)
         values["quotes"] = await page_queries.quotes(context.executor, resource)
         values["related"] = await page_queries.related_engagements(context.executor, resource)
         values["claims"] = await page_queries.claims(context.executor, resource)
-    elif kind in ("person", "organization", "country", "place"):
+    elif kind == "person" or kind in _ENGAGED_KINDS:
         values["engagements"] = await page_queries.engagements_about(context.executor, resource)
         if kind == "person":
             values["posts"] = await page_queries.posts_held(context.executor, resource)

@@ -112,7 +112,11 @@ def collect_labels(triples: list[pyoxigraph.Triple]) -> dict[str, str]:
             candidates[triple.subject.value].append(
                 (rank, LABEL_PROPERTIES.index(predicate), triple.object.value)
             )
-    return {subject: min(options)[2] for subject, options in candidates.items()}
+    return {subject: _shorten(min(options)[2]) for subject, options in candidates.items()}
+
+
+def _shorten(label: str, limit: int = 160) -> str:
+    return label if len(label) <= limit else label[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def label_for(iri: str, labels: dict[str, str]) -> str:
