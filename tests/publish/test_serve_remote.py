@@ -149,3 +149,31 @@ def test_pages_and_documents_are_the_same(
                 ), path
             # ETags may fold in the serving URL, which differs; both must offer one.
             assert embedded.headers.get("etag") and remote.headers.get("etag"), path
+
+
+def test_without_a_local_build_the_store_describes_the_build(
+    served_build: Path,
+    embedded_server: object,
+    pushed_store: OxigraphServer,
+    root_helpers: ModuleType,
+    tmp_path: Path,
+) -> None:
+    empty = tmp_path / "no-build"
+    empty.mkdir()
+    server = root_helpers.start_server(
+        empty, "--sparql-backend", pushed_store.query_url, log=tmp_path / "server.log"
+    )
+    try:
+        engagement = next(t for t in things(served_build) if t.startswith("engagement/"))
+        with httpx.Client(timeout=30) as client:
+            for path in ("", f"doc/{engagement}.html"):
+                embedded, remote = (
+                    client.get(s.url(path), headers={"Accept": "text/html"})  # type: ignore[attr-defined]
+                    for s in (embedded_server, server)
+                )
+                assert remote.status_code == 200, path
+                assert local_view(embedded_server, embedded.content) == local_view(
+                    server, remote.content
+                ), path
+    finally:
+        root_helpers.stop_server(server)

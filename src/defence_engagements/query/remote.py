@@ -16,8 +16,10 @@ as ``named-graph-uri``.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
@@ -34,7 +36,7 @@ from defence_engagements.errors import (
     StoreUnavailableError,
 )
 from defence_engagements.formats import Format, FormatKind
-from defence_engagements.namespaces import NAMED_GRAPHS
+from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
 from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
 from defence_engagements.query.http_auth import RemoteCredentials
 from defence_engagements.query.results_writer import (
@@ -48,6 +50,8 @@ from defence_engagements.settings import Settings
 from defence_engagements.store import read_manifest
 
 # Asked of the remote: formats that carry every term faithfully and parse fast.
+OWL_VERSION_INFO = "http://www.w3.org/2002/07/owl#versionInfo"
+DCTERMS_MODIFIED = "http://purl.org/dc/terms/modified"
 RESULTS_WIRE_FORMAT = formats.RESULTS_JSON
 GRAPH_WIRE_FORMAT = formats.NTRIPLES
 
@@ -223,15 +227,109 @@ def remote_executor_for(settings: Settings, policy: ServicePolicy) -> RemoteExec
         except StoreUnavailableError:
             listed = {}
         graphs += sorted(set(listed) - set(graphs))
-    credentials = RemoteCredentials(
-        user=settings.sparql_backend_user,
-        password_env=settings.sparql_backend_password_env,
-        token_env=settings.sparql_backend_token_env,
-    )
     return RemoteExecutor(
         settings.sparql_backend,
         dataset_graphs=graphs,
         policy=policy,
-        auth=credentials.to_auth(),
+        auth=_backend_auth(settings),
         user_agent=settings.user_agent,
     )
+
+
+def remote_build_reader_for(settings: Settings) -> RemoteBuildReader:
+    """What `serve --sparql-backend` reports as its build when there is no local one."""
+    if not settings.sparql_backend:
+        raise ConfigurationError("no SPARQL backend is configured")
+    return RemoteBuildReader(
+        settings.sparql_backend, auth=_backend_auth(settings), user_agent=settings.user_agent
+    )
+
+
+def _backend_auth(settings: Settings) -> httpx.Auth | None:
+    return RemoteCredentials(
+        user=settings.sparql_backend_user,
+        password_env=settings.sparql_backend_password_env,
+        token_env=settings.sparql_backend_token_env,
+    ).to_auth()
+
+
+@dataclass(frozen=True)
+class RemoteBuild:
+    """What a remote store says about the build it holds (from its metadata graph)."""
+
+    version: str
+    built_at: str
+    graphs: dict[str, int]
+
+
+class RemoteBuildReader:
+    """Reads the pushed build's version from the store, for servers with no local build.
+
+    The version (``owl:versionInfo`` in graph/metadata, written by the build) keys
+    the ETags, so it is re-read every ``ttl`` seconds: a new push is noticed without
+    a restart. Graph sizes are counted only when the version changes.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        auth: httpx.Auth | None = None,
+        ttl: float = 30.0,
+        timeout: float = 10.0,
+        user_agent: str = "defence-engagements",
+    ) -> None:
+        self.endpoint = endpoint
+        self.ttl = ttl
+        self._client = httpx.Client(auth=auth, timeout=timeout, headers={"User-Agent": user_agent})
+        self._lock = threading.Lock()
+        self._cached: tuple[float, RemoteBuild] | None = None
+
+    def current(self) -> RemoteBuild:
+        with self._lock:
+            now = time.monotonic()
+            if self._cached and now - self._cached[0] < self.ttl:
+                return self._cached[1]
+            version, built_at = self._version()
+            if self._cached and self._cached[1].version == version:
+                build = self._cached[1]
+            else:
+                build = RemoteBuild(version, built_at, self._counts())
+            self._cached = (now, build)
+            return build
+
+    def _select(self, query: str) -> list[dict[str, str]]:
+        try:
+            response = self._client.post(
+                self.endpoint,
+                data={"query": query},
+                headers={"Accept": formats.RESULTS_JSON.media_type},
+            )
+            response.raise_for_status()
+            bindings = response.json()["results"]["bindings"]
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            raise StoreUnavailableError(
+                f"cannot read the build's description from {self.endpoint}: {exc}"
+            ) from exc
+        return [{name: term["value"] for name, term in row.items()} for row in bindings]
+
+    def _version(self) -> tuple[str, str]:
+        rows = self._select(
+            f"SELECT ?version ?modified WHERE {{ GRAPH <{GRAPH_METADATA}> {{ "
+            f"?dataset <{OWL_VERSION_INFO}> ?version "
+            f"OPTIONAL {{ ?dataset <{DCTERMS_MODIFIED}> ?modified }} }} }} LIMIT 1"
+        )
+        if not rows:
+            raise StoreUnavailableError(
+                f"{self.endpoint} holds no build description (graph/metadata); "
+                "run `engagements push` to it"
+            )
+        return rows[0]["version"], rows[0].get("modified", "")
+
+    def _counts(self) -> dict[str, int]:
+        values = " ".join(f"<{iri}>" for iri in NAMED_GRAPHS)
+        rows = self._select(
+            f"SELECT ?g (COUNT(*) AS ?n) WHERE {{ VALUES ?g {{ {values} }} "
+            "GRAPH ?g { ?s ?p ?o } } GROUP BY ?g"
+        )
+        return {row["g"]: int(row["n"]) for row in rows}
