@@ -14,6 +14,7 @@ replacement is ready in milliseconds and never inherits the server's threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -49,6 +50,8 @@ from defence_engagements.query.service_policy import ServicePolicy, find_service
 from defence_engagements.store import PublishedBuild, open_published_build
 
 log = logging.getLogger(__name__)
+
+_SLOW_QUERY_NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,7 @@ class _Worker:
         self.process: Any = None
         self.connection: Connection | None = None
         self.cancelled = False
+        self.demoted = False
         self.start()
 
     def start(self) -> None:
@@ -172,13 +176,21 @@ class _Worker:
         child_end.close()
         self.process, self.connection = process, parent_end
         self.cancelled = False
+        self.demoted = False
         log.info("query worker %d started (pid %s)", self.index, process.pid)
 
-    def restart(self, why: str) -> None:
+    def restart(self, why: str, level: int = logging.WARNING) -> None:
         old_pid = self.process.pid if self.process else None
         self.stop()
-        log.warning("query worker %d (pid %s) replaced: %s", self.index, old_pid, why)
+        log.log(level, "query worker %d (pid %s) replaced: %s", self.index, old_pid, why)
         self.start()
+
+    def demote(self) -> None:
+        """Lower the CPU priority of a worker whose query is slow: quick ones go first."""
+        with self._lock, contextlib.suppress(OSError):
+            if self.process is not None and self.process.is_alive():
+                os.setpriority(os.PRIO_PROCESS, self.process.pid, _SLOW_QUERY_NICENESS)
+                self.demoted = True
 
     def stop(self) -> None:
         if self.process is not None and self.process.is_alive():
@@ -195,13 +207,18 @@ class _Worker:
             if self.process is not None and self.process.is_alive():
                 os.kill(self.process.pid, signal.SIGKILL)
 
-    def run(self, request: QueryRequest, limit: float) -> tuple[Any, ...] | None:
+    def run(
+        self, request: QueryRequest, limit: float, demote_after: float
+    ) -> tuple[Any, ...] | None:
         """The worker's answer, or None when ``limit`` seconds passed first."""
         assert self.connection is not None
         try:
+            started = time.monotonic()
             self.connection.send(_Job(request))
-            if not self.connection.poll(limit):
-                return None
+            if not self.connection.poll(min(limit, demote_after)):
+                self.demote()
+                if not self.connection.poll(max(0.0, limit - (time.monotonic() - started))):
+                    return None
             return self.connection.recv()
         except (EOFError, OSError, BrokenPipeError) as exc:
             raise _WorkerGone(str(exc) or type(exc).__name__) from exc
@@ -216,9 +233,11 @@ class WorkerPoolExecutor:
     a query that calls SERVICE runs for at most
     ``service_timeout`` seconds, as pyoxigraph's HTTP client has no time limit.
 
-    When every worker has been busy for ``burst_after`` seconds or more (slow
-    queries holding them all), up to ``burst_workers`` extra workers are started
-    so quick queries keep flowing; extras retire as soon as workers sit idle.
+    A query still running after ``burst_after`` seconds is slow: its worker's CPU
+    priority is lowered (niceness 10) so quick queries and the web server go first,
+    and the worker is replaced once it answers. When every worker is held by a slow
+    query, up to ``burst_workers`` extra workers are started so quick queries keep
+    flowing; extras retire as soon as workers sit idle.
     """
 
     def __init__(
@@ -349,7 +368,7 @@ class WorkerPoolExecutor:
     def _run_on(self, worker: _Worker, request: QueryRequest, limit: float) -> tuple[Any, ...]:
         """In a pool thread: run, and restart the worker if it timed out or died."""
         try:
-            answer = worker.run(request, limit)
+            answer = worker.run(request, limit, self.burst_after)
         except _WorkerGone as gone:
             if worker.cancelled:
                 worker.restart("its client went away")
@@ -360,6 +379,9 @@ class WorkerPoolExecutor:
         if answer is None:
             worker.restart(f"its query ran out of time ({limit:g} s)")
             return ("timeout",)
+        if worker.demoted:
+            # Niceness cannot be raised back without privileges: start afresh.
+            worker.restart("back to normal priority after a slow query", logging.INFO)
         return answer
 
     async def close(self) -> None:
