@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 
@@ -83,22 +84,60 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "defence_engagements", *args]
 
 
-async def light_client(http: httpx.AsyncClient, until: float, index: int, result: PhaseResult):
+class RawClient:
+    """A bare HTTP/1.1 keep-alive client: httpx costs more CPU per request than the server."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def get(self, target: str) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        request = f"GET {target} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n\r\n"
+        self.writer.write(request.encode())
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        length = 0
+        close = False
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True
+        await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def light_client(base: tuple[str, int], until: float, index: int, result: PhaseResult):
+    client = RawClient(*base)
     turn = index
     while time.monotonic() < until:
         query = LIGHT_QUERIES[turn % len(LIGHT_QUERIES)]
         turn += 1
         started = time.monotonic()
         try:
-            answer = await http.get("/sparql", params={"query": query})
-            await answer.aread()
-        except httpx.HTTPError as exc:
+            status = await client.get("/sparql?" + urlencode({"query": query}))
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             result.failures[type(exc).__name__] += 1
+            client.close()
             continue
-        if answer.status_code == 200:
+        if status == 200:
             result.latencies.append(time.monotonic() - started)
         else:
-            result.failures[str(answer.status_code)] += 1
+            result.failures[str(status)] += 1
+    client.close()
 
 
 async def attacker(http: httpx.AsyncClient, until: float, result: PhaseResult) -> None:
@@ -139,9 +178,11 @@ async def run_phase(
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
         result.version_before = await served_version(http)
         until = time.monotonic() + duration
+        address = urlsplit(base_url)
+        target = (address.hostname or "127.0.0.1", address.port or 80)
         await asyncio.gather(
             attacker(http, until, result),
-            *(light_client(http, until, i, result) for i in range(clients)),
+            *(light_client(target, until, i, result) for i in range(clients)),
         )
         if during is not None:
             code = during.wait(timeout=600)
