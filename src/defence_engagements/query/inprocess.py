@@ -1,11 +1,12 @@
 """An in-process :class:`~defence_engagements.query.QueryExecutor` over the published build.
 
-Queries run in a thread (pyoxigraph releases the GIL while it evaluates), on the
-store ``build/current`` points at when the query starts: the link is re-resolved
+Queries run in a thread pool, on the store ``build/current`` points at when the query starts: the link is re-resolved
 for every query, so a new build is picked up without a restart, and a query in
 flight keeps a reference to the build it started on until it finishes. This
-executor cannot stop a runaway query; the worker pool (query/pool.py) can. SERVICE
-calls are checked against the same policy as everywhere else before anything runs.
+executor answers QueryTimeoutError at the time limit but cannot stop the query
+itself (pyoxigraph cannot cancel one); the worker pool (query/pool.py) can, and is
+what `engagements serve` uses unless told otherwise. SERVICE calls are checked
+against the same policy as everywhere else before anything runs.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pyoxigraph
 
-from defence_engagements.errors import NotAcceptableError, QuerySyntaxError
+from defence_engagements.errors import NotAcceptableError, QuerySyntaxError, QueryTimeoutError
 from defence_engagements.formats import Format
 from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
 from defence_engagements.query.results_writer import (
@@ -53,7 +54,13 @@ class InProcessExecutor:
 
     async def execute(self, request: QueryRequest) -> QueryResponse:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._threads, self._run, request)
+        started = time.monotonic()
+        future = loop.run_in_executor(self._threads, self._run, request)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), request.timeout)
+        except TimeoutError:
+            # The client gets its answer at the limit; the thread itself runs on.
+            raise QueryTimeoutError(request.timeout, time.monotonic() - started) from None
 
     def _run(self, request: QueryRequest) -> QueryResponse:
         started = time.monotonic()

@@ -149,12 +149,14 @@ def serialize_document(
 
 async def _not_found(request: Request, context: WebContext, kind: str, slug: str) -> Response:
     prefix = f"{BASE}id/{kind}/"
-    rows = await select(
-        context.executor,
-        f"""SELECT DISTINCT ?s WHERE {{ ?s ?p ?o
-        FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{prefix}")) }} LIMIT 2000""",
-    )
-    known = sorted(row["s"].value[len(prefix) :] for row in rows if "s" in row)
+    known: list[str] = []
+    if SLUG_PATTERN.match(kind):  # only a well-formed kind goes into a query
+        rows = await select(
+            context.executor,
+            f"""SELECT DISTINCT ?s WHERE {{ ?s ?p ?o
+            FILTER(isIRI(?s) && STRSTARTS(STR(?s), "{prefix}")) }} LIMIT 2000""",
+        )
+        known = sorted(row["s"].value[len(prefix) :] for row in rows if "s" in row)
     nearest = difflib.get_close_matches(slug, known, n=5, cutoff=0.3)
     return render_page(
         request,
