@@ -155,23 +155,32 @@ def test_rollback_swaps_current_and_previous(built: Settings) -> None:
     assert built.current_build.resolve() == first and built.previous_build.resolve() == second
 
 
+def in_process(settings: Settings, *args: str) -> str:
+    """Run a command in this process (no interpreter start-up); returns its output."""
+    from typer.testing import CliRunner
+
+    from defence_engagements.cli import _register_commands, app
+
+    _register_commands()
+    result = CliRunner().invoke(app, list(args), env=tree_env(settings))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
 def test_query_formats_and_bad_query(built: Settings) -> None:
     q = "SELECT ?m WHERE { ?m a dex:Engagement } ORDER BY ?m"  # dex:Engagement is inferred
-    as_csv = run(built, "query", q, "--format", "csv")
-    assert as_csv.returncode == 0, as_csv.stderr
-    rows = list(csv.reader(io.StringIO(as_csv.stdout)))
+    rows = list(csv.reader(io.StringIO(in_process(built, "query", q, "--format", "csv"))))
     assert rows[0] == ["m"] and len(rows) == 3
-    as_json = json.loads(run(built, "query", q, "--format", "json").stdout)
+    as_json = json.loads(in_process(built, "query", q, "--format", "json"))
     assert len(as_json["results"]["bindings"]) == 2
-    table = run(built, "query", q)
-    assert "engagement/first-meeting" in table.stdout
+    assert "engagement/first-meeting" in in_process(built, "query", q)
     query_file = built.repo_root / "q.rq"
     query_file.write_text(
         "CONSTRUCT { ?s a ?c } WHERE { GRAPH <https://w3id.org/defence-"
         "engagements/graph/inferred> { ?s a ?c } }"
     )
-    turtle = run(built, "query", "-f", str(query_file), "--format", "turtle")
-    assert turtle.returncode == 0 and "dex:Engagement" in turtle.stdout
+    turtle = in_process(built, "query", "-f", str(query_file), "--format", "turtle")
+    assert "dex:Engagement" in turtle
     bad = run(built, "query", "SELEC nonsense")
     assert bad.returncode == 1
     assert "does not parse" in one_error_line(bad)

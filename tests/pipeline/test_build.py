@@ -245,3 +245,14 @@ def _snapshot(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and p.name != "LOCK"
     }
+
+
+def test_old_builds_are_pruned_but_current_and_previous_kept(tree: Settings) -> None:
+    from defence_engagements.store import KEEP_BUILDS
+
+    roots = [pipeline.build(tree, force=True).root for _ in range(KEEP_BUILDS + 2)]
+    remaining = sorted((tree.build_path / "builds").iterdir())
+    assert len(remaining) == KEEP_BUILDS
+    assert tree.current_build.resolve() == roots[-1]
+    assert tree.previous_build.resolve() == roots[-2]
+    assert not roots[0].exists()

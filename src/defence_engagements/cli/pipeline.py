@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pyoxigraph as ox
 import typer
@@ -20,14 +20,15 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from defence_engagements import pipeline
 from defence_engagements.cli import app, state
 from defence_engagements.errors import ConfigurationError, QuerySyntaxError
 from defence_engagements.namespaces import DEX, GRAPH, NAMED_GRAPHS, PREFIXES, SLUG_PATTERN
-from defence_engagements.pipeline.validate import Finding, failing
 from defence_engagements.settings import Settings, load_settings
 from defence_engagements.store import open_published_build
 from defence_engagements.store import rollback as rollback_build
+
+if TYPE_CHECKING:
+    from defence_engagements.pipeline.validate import Finding
 
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,8 +52,9 @@ class RichProgress:
 
     DELAY = 1.0
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, *, timings: bool = True) -> None:
         self.quiet = quiet
+        self.timings = timings
         self.progress = Progress(
             TextColumn("{task.description:<9}"),
             BarColumn(),
@@ -85,7 +87,7 @@ class RichProgress:
 
     def finish(self, step: str, seconds: float) -> None:
         self._stop()
-        if not self.quiet:
+        if not self.quiet and self.timings:
             err_console.print(f"  {step:<9} {seconds:7.2f} s")
 
     def _stop(self) -> None:
@@ -130,6 +132,8 @@ def print_findings(findings: list[Finding], out: Console) -> None:
 
 
 def _findings_json(findings: list[Finding], strict: bool) -> str:
+    from defence_engagements.pipeline.validate import failing
+
     return json.dumps(
         {
             "conforms": not failing(findings, strict=strict),
@@ -156,10 +160,13 @@ def validate(
 
     Exits 1 when there are violations (or, with --strict, warnings).
     """
+    from defence_engagements import pipeline  # heavy (rdflib, pyshacl): only when used
+    from defence_engagements.pipeline.validate import failing
+
     for path in paths or ():
         if not path.is_file():
             raise ConfigurationError(f"{path}: no such file")
-    _, findings = pipeline.check(_settings(), paths, RichProgress(quiet=True))
+    _, findings = pipeline.check(_settings(), paths, RichProgress(state.quiet, timings=False))
     fatal = failing(findings, strict=strict)
     if format is ReportFormat.json:
         console.print_json(_findings_json(findings, strict))
@@ -194,6 +201,8 @@ def build(
     The new build goes to build/builds/<id>/; build/current switches to it only when
     every step succeeded (the old one stays as build/previous). Unchanged inputs: no-op.
     """
+    from defence_engagements import pipeline
+
     settings = _settings()
     progress = RichProgress(state.quiet)
     try:
@@ -420,6 +429,9 @@ def new_engagement(
     force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write data/engagements/<slug>.ttl with every required field, then validate it."""
+    from defence_engagements import pipeline
+    from defence_engagements.pipeline.validate import failing
+
     settings = _settings()
     slug = _ask(slug, "slug")
     if not SLUG_PATTERN.match(slug):
