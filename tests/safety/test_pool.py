@@ -83,8 +83,8 @@ async def test_a_slow_query_does_not_stall_fast_ones(pool: WorkerPoolExecutor) -
     started = time.monotonic()
     for _ in range(20):
         await pool.execute(request("ASK { ?s ?p ?o }"))
-    assert time.monotonic() - started < 1.0
-    assert not slow.done()
+    assert not slow.done()  # all twenty answered while the slow one still ran
+    assert time.monotonic() - started < 1.5
     with pytest.raises(QueryTimeoutError):
         await slow
 
