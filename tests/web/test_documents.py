@@ -160,3 +160,17 @@ def test_rdfxml_documents_hold_the_same_graph(site, client, id_iris):
     for iri in sample:
         graphs = _dereference(site, client, iri, [FORMATS[0], RDFXML])
         assert _same_graph(graphs["ttl"], graphs["rdf"]), iri
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "id/%22%7D%7D%20DROP%20ALL%20%23/x",
+        "id/person/%22%3E%3Cx%3E",
+        "doc/per%20son/x.ttl",
+        "doc/person/UPPER.ttl",
+    ],
+)
+def test_malformed_identifiers_get_a_404_not_an_error(site, client, path):
+    response = client.get(site.url(path), headers={"Accept": "text/turtle"})
+    assert response.status_code == 404
