@@ -22,7 +22,7 @@ from rich.table import Table
 
 from defence_engagements.cli import app, state
 from defence_engagements.errors import ConfigurationError, QuerySyntaxError
-from defence_engagements.namespaces import DEX, GRAPH, NAMED_GRAPHS, PREFIXES, SLUG_PATTERN
+from defence_engagements.namespaces import GRAPH, NAMED_GRAPHS, PREFIXES, SLUG_PATTERN
 from defence_engagements.settings import Settings, load_settings
 from defence_engagements.store import open_published_build
 from defence_engagements.store import rollback as rollback_build
@@ -169,7 +169,7 @@ def validate(
     _, findings = pipeline.check(_settings(), paths, RichProgress(state.quiet, timings=False))
     fatal = failing(findings, strict=strict)
     if format is ReportFormat.json:
-        console.print_json(_findings_json(findings, strict))
+        sys.stdout.write(_findings_json(findings, strict) + "\n")
     else:
         print_findings(findings, console)
         if not state.quiet:
@@ -347,9 +347,8 @@ def stats(
         )
     }
     if format is ReportFormat.json:
-        console.print_json(
-            json.dumps({"version": published.version, "graphs": graphs, "classes": classes})
-        )
+        payload = {"version": published.version, "graphs": graphs, "classes": classes}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
     console.print(f"build {published.version} ({published.built_at})")
     table = Table("graph", "triples", box=None)
@@ -501,18 +500,3 @@ def new_engagement(
         raise typer.Exit(1)
     if not state.quiet:
         console.print(f"wrote {target}: valid")
-
-
-def known_classes() -> list[str]:
-    return [
-        DEX + name
-        for name in (
-            "Meeting",
-            "Visit",
-            "Conference",
-            "Summit",
-            "AgreementSigning",
-            "Announcement",
-            "Dialogue",
-        )
-    ]
