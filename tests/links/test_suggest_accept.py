@@ -187,3 +187,41 @@ def test_accept_verify_refuses_a_wrong_item_and_takes_the_right_one(
     right = invoke("links", "accept", "person/minoru-kihara", "Q11518220", *endpoint, env=env)
     assert right.returncode == 0, right.stdout + right.stderr
     assert b"wd:Q11518220" in (planted_copy / "wikidata-links.ttl").read_bytes()
+
+
+def test_suggest_joins_given_and_family_names_and_filters_by_type(
+    wikidata_stand_in: StandIn, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "people.ttl").write_text(
+        "@prefix foaf: <http://xmlns.com/foaf/0.1/> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        '<https://w3id.org/defence-engagements/id/person/kihara> rdfs:label "Kihara"@en ;\n'
+        '    foaf:givenName "Minoru"@en ; foaf:familyName "Kihara"@en .\n'
+        "<https://w3id.org/defence-engagements/id/place/stockholm> "
+        'rdfs:label "Stockholm"@en .\n',
+        encoding="utf-8",
+    )
+    env = links_env(data, tmp_path / "build")
+    review = tmp_path / "people.tsv"
+    result = invoke(
+        "links",
+        "suggest",
+        "--type",
+        "person",
+        "--out",
+        str(review),
+        "--endpoint",
+        wikidata_stand_in.sparql,
+        env=env,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_review(review)
+    assert {row["entity"] for row in rows} == {"person/kihara"}
+    # Only the joined name finds anyone ("Kihara" alone is nobody's label on the stand-in).
+    found = {row["qid"]: row["matched"] for row in rows}
+    assert found["Q11518220"] == "label@en:Minoru Kihara"
+
+    wrong = invoke("links", "suggest", "--type", "ship", env=env)
+    assert wrong.returncode == 2 and "cannot suggest for type(s) ship" in wrong.stderr

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from defence_engagements.cli import app
+from defence_engagements.errors import ConfigurationError
 from defence_engagements.links.cache import CACHE_SUBDIR, ResponseCache
 from defence_engagements.links.records import DataGraph, LinkRecord
 from defence_engagements.links.wikidata_client import RetryPolicy, WikidataClient
@@ -121,6 +122,18 @@ def check(
         raise typer.Exit(1)
 
 
+def _suggestable(kinds: list[str] | None) -> tuple[str, ...]:
+    from defence_engagements.links.expected_types import SUGGESTABLE_TYPES
+
+    unknown = sorted(set(kinds or ()) - set(SUGGESTABLE_TYPES))
+    if unknown:
+        raise ConfigurationError(
+            f"cannot suggest for type(s) {', '.join(unknown)}; "
+            f"choose from {', '.join(SUGGESTABLE_TYPES)}"
+        )
+    return tuple(kinds) if kinds else SUGGESTABLE_TYPES
+
+
 @links_app.command()
 def suggest(
     endpoint: EndpointOption = None,
@@ -131,6 +144,13 @@ def suggest(
     language: Annotated[
         list[str] | None,
         typer.Option(help="Label languages to look up besides each name's own (default en, mul)."),
+    ] = None,
+    entity_type: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--type",
+            help="Only entities of this type: person, organization, place, country (repeatable).",
+        ),
     ] = None,
     refresh: RefreshOption = False,
 ) -> None:
@@ -154,6 +174,7 @@ def suggest(
         suggestions = suggest_links(
             data,
             client,
+            kinds=_suggestable(entity_type),
             languages=tuple(language or DEFAULT_LANGUAGES),
             batch_size=settings.wikidata_batch_size,
         )

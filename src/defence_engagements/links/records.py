@@ -44,6 +44,12 @@ NAME_PROPERTIES = (
     PREFIXES["schema"] + "alternateName",
 )
 
+# Where a person's name is split; joined, it is one more name to look up.
+GIVEN_FAMILY_PROPERTIES = (
+    (PREFIXES["foaf"] + "givenName", PREFIXES["foaf"] + "familyName"),
+    (PREFIXES["schema"] + "givenName", PREFIXES["schema"] + "familyName"),
+)
+
 
 @dataclass(frozen=True)
 class Name:
@@ -84,12 +90,24 @@ class DataGraph:
     store: pyoxigraph.Store
     files: list[Path] = field(default_factory=list)
 
+    def _literals(self, entity: str, prop: str) -> list[Literal]:
+        return [
+            quad.object
+            for quad in self.store.quads_for_pattern(NamedNode(entity), NamedNode(prop), None)
+            if isinstance(quad.object, Literal)
+        ]
+
     def names(self, entity: str) -> list[Name]:
-        found: list[Name] = []
-        for prop in NAME_PROPERTIES:
-            for quad in self.store.quads_for_pattern(NamedNode(entity), NamedNode(prop), None):
-                if isinstance(quad.object, Literal):
-                    found.append(Name(quad.object.value, quad.object.language))
+        """The entity's names, preferred first; a given + family name counts as one too."""
+        found = [
+            Name(literal.value, literal.language)
+            for prop in NAME_PROPERTIES
+            for literal in self._literals(entity, prop)
+        ]
+        for given_prop, family_prop in GIVEN_FAMILY_PROPERTIES:
+            for given in self._literals(entity, given_prop):
+                for family in self._literals(entity, family_prop):
+                    found.append(Name(f"{given.value} {family.value}", given.language))
         return list(dict.fromkeys(found))
 
     def records(self) -> list[LinkRecord]:
