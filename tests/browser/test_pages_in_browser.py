@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -169,4 +170,13 @@ def test_other_pages_load_cleanly(watched, live_server, path):  # type: ignore[n
     _shot(watched.page, path.strip("/").replace("/", "-"), full_page=path != "def")
     if response.status == 404:
         watched.errors = [e for e in watched.errors if "404" not in e]
+    watched.check()
+
+
+def test_a_shared_query_link_opens_the_page_and_runs_it(watched, live_server):  # type: ignore[no-untyped-def]
+    query = "SELECT ?class WHERE { ?class a <http://www.w3.org/2002/07/owl#Class> } LIMIT 5"
+    watched.page.goto(live_server.url("sparql") + "?" + urlencode({"query": query}))
+    watched.page.locator("table.result-table").wait_for(timeout=10_000)
+    assert watched.page.locator("#query").input_value() == query
+    assert watched.page.locator("table.result-table tbody tr").count() == 5
     watched.check()

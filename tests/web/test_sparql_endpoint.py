@@ -345,3 +345,14 @@ def test_browsers_get_the_query_page_with_the_example_queries(site, client, repo
         first = next(line for line in path.read_text(encoding="utf-8").splitlines() if line)
         assert first.lstrip("# ").strip() in response.text.replace("&#39;", "'")
     assert "https://" not in response.text.split("<main")[0]  # nothing loaded from elsewhere
+
+
+def test_a_browser_following_a_query_link_gets_the_query_page(site, client):
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    page = client.get(site.url("sparql"), params={"query": ASK}, headers={"Accept": browser})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'data-autorun="true"' in page.text and "ASK { ?s ?p ?o }" in page.text
+    forced = client.get(
+        site.url("sparql"), params={"query": ASK, "format": "json"}, headers={"Accept": browser}
+    )
+    assert forced.json()["boolean"] is True

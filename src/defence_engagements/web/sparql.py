@@ -56,6 +56,13 @@ async def sparql_endpoint(request: Request) -> Response:
             if request.method == "POST":
                 raise ProtocolError("the request has no query parameter")
             return await _describe_service(request, context)
+        if (
+            request.method == "GET"
+            and protocol.format_override is None
+            and negotiation.prefers_html(request.headers.get("accept"))
+        ):
+            # A shared /sparql?query=… link opened in a browser: the page, running it.
+            return _query_page(request, context, protocol.query)
         return await _answer(request, context, protocol)
     except EngagementsError as error:
         return error_response(request, error)
@@ -135,19 +142,23 @@ async def _execute_with_service_base(context: WebContext, request: QueryRequest)
             raise error from None
 
 
+def _query_page(request: Request, context: WebContext, query: str | None) -> Response:
+    return render_page(
+        request,
+        "query.html",
+        {
+            "examples": load_example_queries(context.settings.queries_path),
+            "title": "Query the data",
+            "canonical_base": context.urls.canonical_base,
+            "initial_query": query,
+        },
+    )
+
+
 async def _describe_service(request: Request, context: WebContext) -> Response:
     accept = request.headers.get("accept")
     if negotiation.prefers_html(accept):
-        examples = load_example_queries(context.settings.queries_path)
-        return render_page(
-            request,
-            "query.html",
-            {
-                "examples": examples,
-                "title": "Query the data",
-                "canonical_base": context.urls.canonical_base,
-            },
-        )
+        return _query_page(request, context, None)
     fmt = negotiation.negotiate(accept, negotiation.RDF_OFFER)
     if fmt is None:
         raise NotAcceptableError(

@@ -83,6 +83,10 @@
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
+    // The address bar always holds a link that reproduces this query.
+    const shared = new URL(endpoint, window.location.href);
+    shared.searchParams.set("query", textarea.value);
+    window.history.replaceState(null, "", shared.toString());
     const chosen = format.value;
     const accept = chosen ? "" :
       "application/sparql-results+json, text/turtle;q=0.9";
@@ -119,4 +123,7 @@
       status.textContent = "Could not reach the endpoint: " + error;
     }
   });
+  if (form.dataset.autorun === "true") {
+    form.requestSubmit();
+  }
 })();
