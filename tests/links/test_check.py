@@ -49,6 +49,9 @@ def test_weak_matches_fail_only_when_strict(wikidata_stand_in: StandIn, tmp_path
     lenient = invoke("links", "check", "--endpoint", wikidata_stand_in.sparql, env=env)
     strict = invoke("links", "check", "--strict", "--endpoint", wikidata_stand_in.sparql, env=env)
     assert lenient.returncode == 0, lenient.stdout + lenient.stderr
+    assert "weak-label" in lenient.stdout
+    quiet = invoke("links", "check", "-q", "--endpoint", wikidata_stand_in.sparql, env=env)
+    assert (quiet.returncode, quiet.stdout) == (0, "")  # clean enough: nothing to say
     assert strict.returncode == 1, strict.stdout + strict.stderr
     assert findings(strict.stdout) == {
         ("warning", "Q99990004", "person/dovile-sakaliene", "weak-label")

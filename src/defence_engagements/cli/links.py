@@ -36,6 +36,9 @@ EndpointOption = Annotated[
     str | None,
     typer.Option(help="Wikidata SPARQL endpoint (default: settings.wikidata_endpoint)."),
 ]
+QuietOption = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print only problems (check) or the summary.")
+]
 RefreshOption = Annotated[
     bool, typer.Option("--refresh", help="Ask the endpoint again instead of the on-disk cache.")
 ]
@@ -70,6 +73,7 @@ def check(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="text for people, json for tools.")
     ] = OutputFormat.TEXT,
+    quiet: QuietOption = False,
 ) -> None:
     """Re-verify every link in data/ against Wikidata.
 
@@ -105,6 +109,8 @@ def check(
         )
         raise typer.Exit(1 if failed else 0)
     for finding in report.findings:
+        if quiet and not strict and finding.severity.value != "problem":
+            continue
         style = "red" if finding.severity.value == "problem" else "yellow"
         console.print(
             f"[{style}]{finding.severity.value:>7}[/] {finding.qid:<11} "
@@ -112,6 +118,8 @@ def check(
             f"{escape(finding.message)}",
             soft_wrap=True,
         )
+    if quiet and not failed:
+        return
     cached = "all answers from the cache" if sent == 0 else f"{sent} request(s)"
     console.print(
         f"checked {report.links} link(s) against {target}: {len(report.problems)} problem(s), "
@@ -153,6 +161,7 @@ def suggest(
         ),
     ] = None,
     refresh: RefreshOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """Propose Wikidata items for people, organisations, places and countries without a link.
 
@@ -179,7 +188,7 @@ def suggest(
             batch_size=settings.wikidata_batch_size,
         )
     rows = write_review_file(suggestions, target, short=lambda iri: _short(iri, settings))
-    for suggestion in suggestions:
+    for suggestion in suggestions if not quiet else ():
         best = suggestion.candidates[0] if suggestion.candidates else None
         more = len(suggestion.candidates) - 1
         shown = (
