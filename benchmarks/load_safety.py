@@ -1,8 +1,9 @@
 """Load under attack: light queries keep flowing while pathological ones are killed.
 
 Starts a real `engagements serve` on a free loopback port (its own build directory,
-built once if missing), then runs two fixed-length phases:
+built once if missing), then runs three fixed-length phases:
 
+0. (baseline) the light query mix alone;
 1. ``--clients`` concurrent clients send a light query mix for ``--duration`` s while
    one pathological query (a cartesian product, ``timeout=2``) arrives every second;
 2. the same, while `engagements build --force` publishes a new build underneath.
@@ -172,6 +173,7 @@ async def run_phase(
     clients: int,
     duration: float,
     during: subprocess.Popen[bytes] | None = None,
+    attack: bool = True,
 ) -> PhaseResult:
     result = PhaseResult(name, duration)
     limits = httpx.Limits(max_connections=clients + 8, max_keepalive_connections=clients + 8)
@@ -180,8 +182,9 @@ async def run_phase(
         until = time.monotonic() + duration
         address = urlsplit(base_url)
         target = (address.hostname or "127.0.0.1", address.port or 80)
+        attackers = [attacker(http, until, result)] if attack else []
         await asyncio.gather(
-            attacker(http, until, result),
+            *attackers,
             *(light_client(target, until, i, result) for i in range(clients)),
         )
         if during is not None:
@@ -237,8 +240,13 @@ def main() -> None:
         wait_ready(base_url, server)
         results = [
             asyncio.run(
+                run_phase(
+                    base_url, "light only (baseline)", args.clients, args.duration, attack=False
+                )
+            ),
+            asyncio.run(
                 run_phase(base_url, "light + 1 pathological/s", args.clients, args.duration)
-            )
+            ),
         ]
         build = subprocess.Popen(
             cli("build", "--force"),
