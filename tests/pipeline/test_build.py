@@ -248,11 +248,11 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 
 def test_old_builds_are_pruned_but_current_and_previous_kept(tree: Settings) -> None:
-    from defence_engagements.store import KEEP_BUILDS
+    from defence_engagements.store import prune_builds
 
-    roots = [pipeline.build(tree, force=True).root for _ in range(KEEP_BUILDS + 2)]
-    remaining = sorted((tree.build_path / "builds").iterdir())
-    assert len(remaining) == KEEP_BUILDS
-    assert tree.current_build.resolve() == roots[-1]
-    assert tree.previous_build.resolve() == roots[-2]
-    assert not roots[0].exists()
+    roots = [pipeline.build(tree, force=True).root for _ in range(3)]
+    assert all(root.exists() for root in roots)  # within the default number kept
+    removed = prune_builds(tree.build_path, keep=1)
+    assert removed == [roots[0]] and not roots[0].exists()
+    assert tree.current_build.resolve() == roots[2]
+    assert tree.previous_build.resolve() == roots[1]
