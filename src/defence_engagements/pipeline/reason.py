@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 import pyoxigraph as ox
 import rdflib
 
+from defence_engagements.errors import ConfigurationError
+
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 OWL = "http://www.w3.org/2002/07/owl#"
@@ -108,7 +110,9 @@ def infer(
     try:
         run = ENGINES[engine]
     except KeyError:
-        raise ValueError(f"unknown reasoning engine {engine!r}; one of {sorted(ENGINES)}") from None
+        raise ConfigurationError(
+            f"unknown reasoner {engine!r}: set ENGAGEMENTS_REASONER to one of {sorted(ENGINES)}"
+        ) from None
     return restrict(run(asserted)) - asserted
 
 
