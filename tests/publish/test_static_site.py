@@ -195,6 +195,11 @@ def test_nginx_gives_the_servers_303s_and_negotiation(
                 == live_document.headers["content-type"].split(";")[0]
             )
             assert document.content == live_document.content
+        for unknown in ("id/engagement/not-a-real-slug", "doc/engagement/not-a-real-slug"):
+            static = client.get(f"{nginx_site}{unknown}", headers={"Accept": accept})
+            live = client.get(embedded_server.url(unknown), headers={"Accept": accept})  # type: ignore[attr-defined]
+            assert static.status_code == live.status_code == 404, unknown
+        assert b"Not found" in static.content
         negotiated = client.get(f"{nginx_site}def", headers={"Accept": accept})
         assert negotiated.status_code == 200
         assert (

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from defence_engagements import formats
 
+NOT_FOUND_PAGE = "404.html"  # the app's own page for an unknown thing
 # Checked in this order; a browser's Accept names none of them.
 NEGOTIATED_FORMATS: tuple[formats.Format, ...] = formats.GRAPH_FORMATS
 # The types a static copy of the site contains, so nginx needs no mime.types file.
@@ -106,9 +107,15 @@ server {{
 {types}
     }}
 
+    error_page 404 {base}{NOT_FOUND_PAGE};
+
     location ~ ^{base}id/(?<thing>.+)$ {{
         add_header Vary Accept always;
         add_header Access-Control-Allow-Origin * always;
+        # Only things the site describes (each has its id/….html pointer page).
+        if (!-f $document_root/id/$thing.html) {{
+            return 404;
+        }}
         return 303 {base}doc/$thing$defence_engagements_document;
     }}
 
@@ -143,15 +150,19 @@ def render_htaccess(location: SiteLocation) -> str:
         '    Header always merge Vary "Accept"',
         '    Header always set Access-Control-Allow-Origin "*"',
         "</IfModule>",
+        f"ErrorDocument 404 {location.base_path}{NOT_FOUND_PAGE}",
         "RewriteEngine On",
         f"RewriteBase {location.base_path}",
     ]
+    # Only things the site describes (each has its id/….html pointer page) get a 303.
+    known_thing = "RewriteCond %{REQUEST_FILENAME}.html -f"
     for fmt in NEGOTIATED_FORMATS:
         lines += [
             f"RewriteCond %{{HTTP_ACCEPT}} {_accept_pattern(fmt, nginx=False)} [NC]",
+            known_thing,
             f"RewriteRule ^id/(.+)$ doc/$1.{fmt.extension} [R=303,L]",
         ]
-    lines.append("RewriteRule ^id/(.+)$ doc/$1.html [R=303,L]")
+    lines += [known_thing, "RewriteRule ^id/(.+)$ doc/$1.html [R=303,L]"]
     for fmt in NEGOTIATED_FORMATS:
         lines += [
             f"RewriteCond %{{HTTP_ACCEPT}} {_accept_pattern(fmt, nginx=False)} [NC]",

@@ -40,11 +40,17 @@ import pyoxigraph
 from defence_engagements import formats
 from defence_engagements.errors import ConfigurationError, DataError
 from defence_engagements.namespaces import ID, split_thing_iri
-from defence_engagements.publish.server_config import SiteLocation, render_htaccess, render_nginx
+from defence_engagements.publish.server_config import (
+    NOT_FOUND_PAGE,
+    SiteLocation,
+    render_htaccess,
+    render_nginx,
+)
 from defence_engagements.store import PublishedBuild
 
 ASGIApp = Callable[..., Any]
 MARKER = ".engagements-static-site"
+MISSING_SLUG = "no-such-thing-here"  # asked for to capture the app's 404 page
 CONCURRENCY = 8
 # Paths only a live server can answer; pages may link to them all the same.
 LIVE_ONLY_PREFIXES = ("/sparql", "/health", "/version")
@@ -217,6 +223,12 @@ async def _generate(
         _copy_dumps(build, writer)
         await asyncio.gather(*jobs)
         await _crawl(writer)
+        # The page the server shows for an unknown thing, for the web servers' 404s.
+        missing = await client.get(
+            f"/doc/{resources[0][0] if resources else 'engagement'}/{MISSING_SLUG}",
+            headers={"Accept": "text/html"},
+        )
+        not_found = missing.content
     if writer.failures:
         raise DataError(
             f"{len(writer.failures)} of the site's files could not be produced; first: "
@@ -225,6 +237,7 @@ async def _generate(
         )
     for kind, slug in resources:
         writer.write(f"id/{kind}/{slug}.html", _pointer_page(base_url, kind, slug))
+    writer.write(NOT_FOUND_PAGE, not_found)
     writer.report.resources = len(resources)
     writer.write("sitemap.xml", _sitemap(base_url, writer.report.pages))
     writer.write("robots.txt", f"User-agent: *\nSitemap: {base_url}sitemap.xml\n".encode())
