@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from defence_engagements.errors import (
 )
 from defence_engagements.query import QueryRequest, ResultKind
 from defence_engagements.query.pool import WorkerPoolExecutor
+from defence_engagements.query.service_policy import ServicePolicy
 
 from .conftest import publish_tiny_build
 
@@ -183,3 +186,47 @@ async def test_workers_follow_a_newly_published_build(
     publish_tiny_build(tiny_build, "tiny-2", 12)
     for _ in range(2 * pool.size):
         assert count_of((await pool.execute(request(count))).body) == 12
+
+
+class _SlowOrRedirecting(http.server.BaseHTTPRequestHandler):
+    paths: list[str] = []  # noqa: RUF012
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).paths.append(self.path)
+        if self.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", "/internal")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        time.sleep(5)  # /slow: a remote endpoint that never answers in time
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+async def test_federated_calls_have_a_time_limit_and_follow_no_redirect(tiny_build: Path) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _SlowOrRedirecting)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    policy = ServicePolicy(allow=(f"{base}/slow", f"{base}/redirect"), allow_private=True)
+    executor = WorkerPoolExecutor(
+        tiny_build / "current", workers=1, policy=policy, service_timeout=1.0
+    )
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueryTimeoutError) as stopped:
+            await executor.execute(
+                request(f"SELECT * {{ SERVICE <{base}/slow> {{ ?s ?p ?o }} }}", timeout=30)
+            )
+        assert stopped.value.limit == 1.0 and time.monotonic() - started < 2.0
+        with pytest.raises(QueryError):
+            await executor.execute(
+                request(f"SELECT * {{ SERVICE <{base}/redirect> {{ ?s ?p ?o }} }}")
+            )
+        assert _SlowOrRedirecting.paths == ["/slow", "/redirect"]  # never /internal
+    finally:
+        await executor.close()
+        server.shutdown()
