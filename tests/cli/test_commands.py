@@ -281,5 +281,30 @@ def test_new_engagement_passes_the_real_shapes(tmp_path: Path) -> None:
     assert 'dex:startDate "2024-05"^^xsd:gYearMonth' in written.read_text()
     again = run(real, "new", "engagement", "--slug", "2024-05-01-test-meeting")
     assert again.returncode == 2 and "exists" in one_error_line(again)
+    typo = run(
+        real,
+        "new",
+        "engagement",
+        "--slug",
+        "x-z",
+        "--label",
+        "x",
+        "--class",
+        "Meting",
+        "--type",
+        "consult",
+        "--status",
+        "Held",
+        "--start-date",
+        "2024",
+        "--participant",
+        "person/fumio-kishida",
+        "--source",
+        "s",
+        "--quote",
+        "q",
+    )
+    assert typo.returncode == 2 and "--class Meting" in one_error_line(typo)
+    assert not (real.data_path / "engagements" / "x-z.ttl").exists()
     incomplete = run(real, "new", "engagement", "--slug", "x-y", stdin="")
     assert incomplete.returncode == 2 and "missing" in one_error_line(incomplete)

@@ -491,6 +491,7 @@ def new_engagement(
         + f"    oa:exact {_turtle_string(quote)} ;\n"
         + f"    dex:quotedFrom source:{source} .\n"
     )
+    _check_terms(settings, kind, engagement_type, status)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(body, encoding="utf-8")
     _, findings = pipeline.check(settings, [target])
@@ -500,3 +501,27 @@ def new_engagement(
         raise typer.Exit(1)
     if not state.quiet:
         console.print(f"wrote {target}: valid")
+
+
+def _check_terms(settings: Settings, kind: str, engagement_type: str, status: str) -> None:
+    """The class, type and status must be terms the ontology defines (a typo would
+    otherwise give an engagement no shape targets)."""
+    from defence_engagements import pipeline
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    files = {"ontology": pipeline.source_files(settings)["ontology"]}
+    ontology = pipeline.parse_sources(
+        {**files, "data": [], "shapes": []},
+        ParseCache(settings.build_path / "cache"),
+    ).ontology
+    store = ox.Store()
+    store.extend(ox.Quad(t.subject, t.predicate, t.object) for f in ontology for t in f.triples)
+    dex, de = PREFIXES["dex"], PREFIXES["de"]
+    checks = {
+        f"--class {kind}": f"ASK {{ <{dex}{kind}> rdfs:subClassOf+ <{dex}Engagement> }}",
+        f"--type {engagement_type}": f"ASK {{ <{de}engagement-type/{engagement_type}> a ?c }}",
+        f"--status {status}": f"ASK {{ <{dex}Status{status}> a <{dex}EngagementStatus> }}",
+    }
+    for option, ask in checks.items():
+        if not store.query(ask, prefixes=PREFIXES):
+            raise ConfigurationError(f"{option}: not defined in {settings.ontology_dir}/")

@@ -164,8 +164,9 @@ def is_stale(settings: Settings) -> bool:
 
 
 def parse_sources(
-    files: dict[str, list[SourceFile]], cache: ParseCache, progress: Progress
+    files: dict[str, list[SourceFile]], cache: ParseCache, progress: Progress | None = None
 ) -> Sources:
+    progress = progress or _Silent()
     progress.start("parse", sum(len(v) for v in files.values()))
     parsed: dict[str, list[ParsedFile]] = {}
     for role, sources in files.items():
