@@ -7,6 +7,7 @@ and names are "resolved" by a resolver passed in as a plain function.
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 
@@ -223,3 +224,20 @@ def test_only_http_endpoints_with_absolute_iris() -> None:
         policy.check_iri("file:///etc/passwd", lambda host: ["8.8.8.8"])
     with pytest.raises(ServiceNotAllowedError, match="absolute"):
         policy.check_iri("relative/sparql", lambda host: ["8.8.8.8"])
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<a#'>" * 20_000,  # every '<' read both ways, each reading a comment to the line end
+        "<a'b>" * 20_000,
+        "SERVICE#x\n" * 10_000,
+        '"a' * 50_000,
+        "\\" * 100_000,
+        "\\u0053ERVICE <http://x/> {}" * 4_000,
+    ],
+)
+def test_reading_stays_linear_on_hostile_100k_queries(hostile: str) -> None:
+    started = time.monotonic()
+    find_service_calls(hostile)
+    assert time.monotonic() - started < 2.0

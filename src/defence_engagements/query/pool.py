@@ -18,6 +18,7 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -52,6 +53,8 @@ from defence_engagements.store import PublishedBuild, open_published_build
 log = logging.getLogger(__name__)
 
 _SLOW_QUERY_NICENESS = 10
+# Cheap pre-filter: only such queries are read closely (off the event loop).
+_MAY_CALL_SERVICE = re.compile(r"service|\\u", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -345,7 +348,9 @@ class WorkerPoolExecutor:
         await self.start()
         assert self._idle is not None
         limit = request.timeout
-        if find_service_calls(request.query):
+        if _MAY_CALL_SERVICE.search(request.query) and await asyncio.to_thread(
+            find_service_calls, request.query
+        ):
             limit = min(limit, self.service_timeout)
         worker = await self._acquire(min(self.queue_timeout, max(limit, 0.1)))
         self._busy_since[id(worker)] = time.monotonic()

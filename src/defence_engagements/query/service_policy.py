@@ -21,6 +21,8 @@ metadata or otherwise non-public address (unless private targets are allowed).
 
 from __future__ import annotations
 
+import bisect
+import functools
 import ipaddress
 import re
 import socket
@@ -47,6 +49,7 @@ _VARIABLE = re.compile(rf"[?$]{_VARNAME_CHAR}+")
 _BLANK_NODE = re.compile(rf"_:(?:{_VARNAME_CHAR}|-)*")
 _LANGTAG = re.compile(r"@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*")
 _WORD_START = re.compile(rf"{_WORD_CHAR}|:")
+_LINE_BREAK = re.compile(r"[\n\r]")
 _SERVICE = re.compile("service", re.IGNORECASE)
 _SILENT = re.compile("silent", re.IGNORECASE)
 _PREFIX_DECL = re.compile(
@@ -151,8 +154,15 @@ def _next_token(text: str, position: int, ends: set[int], pending: list[int]) ->
 
 
 def _end_of_line(text: str, position: int) -> int:
-    match = re.compile(r"[\n\r]").search(text, position)
-    return match.end() if match else len(text)
+    # Bisecting a precomputed index keeps many comment readings of one line linear.
+    breaks = _line_breaks(text)
+    index = bisect.bisect_left(breaks, position)
+    return breaks[index] + 1 if index < len(breaks) else len(text)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_breaks(text: str) -> list[int]:
+    return [match.start() for match in _LINE_BREAK.finditer(text)]
 
 
 def _end_of_string(text: str, position: int) -> int:
