@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -223,7 +224,7 @@ class Validator:
             return
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         target = self.cache_dir / f"{key}.json"
-        temporary = target.with_suffix(".tmp")
+        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
         temporary.replace(target)
 
