@@ -9,6 +9,7 @@ loopback with private targets allowed. The trap must record no connection.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 
@@ -144,3 +145,21 @@ def test_access_log_lines_are_json_with_the_fields(federating: LiveServer) -> No
             record
         )
     assert any(r["path"] == "/sparql" and r["status"] == 200 for r in requests)
+
+
+def test_oversized_request_heads_are_refused_without_being_buffered(
+    federating: LiveServer,
+) -> None:
+    port = int(federating.base_url.rstrip("/").rsplit(":", 1)[1])
+    answers = []
+    for size in (20_000, 200_000, 20_000_000):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Filler: " + b"a" * size + b"\r\n\r\n"
+            try:
+                sock.sendall(head)
+                answers.append(sock.recv(100).split(b"\r\n")[0])
+            except ConnectionError:
+                answers.append(b"reset")  # the server stopped reading: nothing was buffered
+    assert answers[0] == b"HTTP/1.1 431 Request Header Fields Too Large"
+    assert answers[1] in (b"HTTP/1.1 400 Bad Request", b"reset")
+    assert answers[2] in (b"HTTP/1.1 400 Bad Request", b"reset")

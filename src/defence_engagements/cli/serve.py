@@ -141,7 +141,8 @@ def serve(
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=settings.http_parser,
+        h11_max_incomplete_event_size=4 * settings.max_header_bytes,
         proxy_headers=False,
         server_header=False,
         access_log=False,  # the app writes its own structured access log
