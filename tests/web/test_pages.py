@@ -151,3 +151,27 @@ def test_ontology_html_documents_every_class_and_property(site, client):
     assert "transitive" in page.text
     assert "Subclass of" in page.text
     assert "http://www.w3.org/ns/org#" in page.text or "org:" in page.text
+
+
+def test_home_lists_newest_first_with_undated_last(site, client):
+    query = """PREFIX dex: <https://w3id.org/defence-engagements/def#>
+    PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+    SELECT DISTINCT ?e ?start WHERE { ?e a/rdfs:subClassOf* dex:Engagement
+    OPTIONAL { ?e dex:startDate ?start } }"""
+    rows = client.get(site.url("sparql"), params={"query": query}).json()["results"]["bindings"]
+    start = {r["e"]["value"]: r.get("start", {}).get("value", "") for r in rows}
+    page = client.get(site.url("")).text
+    links = re.findall(r'<a class="title" href="([^"]+)"', page)
+    order = [
+        start["https://w3id.org/defence-engagements/" + link.removeprefix(site.base_url)]
+        for link in links
+    ]
+    assert len(order) == len(start)
+    assert order == sorted(order, reverse=True)
+    assert order[-1] == "" or all(order)
+
+
+def test_a_page_beyond_the_last_is_empty_not_an_error(site, client):
+    response = client.get(site.url(""), params={"page": "999"})
+    assert response.status_code == 200
+    assert "No engagement matches" in response.text

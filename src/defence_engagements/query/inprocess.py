@@ -1,12 +1,13 @@
 """An in-process :class:`~defence_engagements.query.QueryExecutor` over the published build.
 
-Queries run in a thread pool, on the store ``build/current`` points at when the query starts: the link is re-resolved
-for every query, so a new build is picked up without a restart, and a query in
-flight keeps a reference to the build it started on until it finishes. This
-executor answers QueryTimeoutError at the time limit but cannot stop the query
-itself (pyoxigraph cannot cancel one); the worker pool (query/pool.py) can, and is
-what `engagements serve` uses unless told otherwise. SERVICE calls are checked
-against the same policy as everywhere else before anything runs.
+Queries run in a thread pool, on the store ``build/current`` points at when the
+query starts: the link is re-resolved for every query, so a new build is picked up
+without a restart, and a query in flight keeps a reference to the build it started
+on until it finishes. This executor answers QueryTimeoutError at the time limit
+but cannot stop the query itself (pyoxigraph cannot cancel one); the worker pool
+(query/pool.py) can, and is what `engagements serve` uses unless told otherwise.
+SERVICE calls are checked against the same policy as everywhere else before
+anything runs.
 """
 
 from __future__ import annotations

@@ -91,9 +91,65 @@ _ENGAGEMENT_FIELDS = f"""
 """
 
 
-async def all_engagements(executor: QueryExecutor) -> list[EngagementSummary]:
-    rows = await select(executor, f"SELECT * WHERE {{ {_ENGAGEMENT_FIELDS} }}")
+@dataclass(frozen=True)
+class EngagementFilter:
+    """The home page's filters, already validated (slugs, a four-digit year)."""
+
+    country: str | None = None  # country slug
+    engagement_type: str | None = None  # engagement-type slug
+    year: str | None = None
+
+    def patterns(self) -> str:
+        parts = []
+        if self.country:
+            parts.append(f"?e dex:involvesCountry <{BASE}id/country/{self.country}> .")
+        if self.engagement_type:
+            kind = f"{BASE}id/engagement-type/{self.engagement_type}"
+            parts.append(f"?e dex:engagementType <{kind}> .")
+        if self.year:
+            parts.append(f'FILTER(STRSTARTS(STR(?start), "{self.year}"))')
+        return "\n".join(parts)
+
+
+_SELECTED = """?e a/rdfs:subClassOf* dex:Engagement .
+    OPTIONAL {{ ?e dex:startDate ?start }}
+    {filters}"""
+
+
+async def count_engagements(executor: QueryExecutor, chosen: EngagementFilter) -> int:
+    selected = _SELECTED.format(filters=chosen.patterns())
+    rows = await select(executor, f"SELECT (COUNT(DISTINCT ?e) AS ?n) WHERE {{ {selected} }}")
+    return int(rows[0]["n"].value) if rows and "n" in rows[0] else 0
+
+
+async def engagement_page(
+    executor: QueryExecutor, chosen: EngagementFilter, offset: int, limit: int
+) -> list[EngagementSummary]:
+    """One page of engagements matching ``chosen``, newest first.
+
+    The page is chosen in SPARQL (a sub-select ordered by the date's lexical form,
+    which sorts days, months and years correctly), so the cost follows the page
+    size, not the number of engagements.
+    """
+    selected = _SELECTED.format(filters=chosen.patterns())
+    rows = await select(
+        executor,
+        f"""SELECT * WHERE {{
+  {{ SELECT DISTINCT ?e ?start WHERE {{ {selected} }}
+    ORDER BY DESC(STR(?start)) ?e LIMIT {int(limit)} OFFSET {int(offset)} }}
+  {_ENGAGEMENT_FIELDS}
+}}""",
+    )
     return _summaries(rows)
+
+
+async def engagement_years(executor: QueryExecutor) -> list[str]:
+    rows = await select(
+        executor,
+        """SELECT DISTINCT (SUBSTR(STR(?start), 1, 4) AS ?year) WHERE {
+        ?e a/rdfs:subClassOf* dex:Engagement ; dex:startDate ?start }""",
+    )
+    return sorted({str(r["year"].value) for r in rows if "year" in r}, reverse=True)
 
 
 async def engagements_about(executor: QueryExecutor, resource: str) -> list[EngagementSummary]:

@@ -7,7 +7,9 @@ with ``<link rel="alternate">``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 import pyoxigraph
 from starlette.requests import Request
@@ -15,7 +17,7 @@ from starlette.responses import Response
 
 from defence_engagements import formats
 from defence_engagements.errors import EngagementsError
-from defence_engagements.namespaces import BASE, DEX
+from defence_engagements.namespaces import DEX, SLUG_PATTERN
 from defence_engagements.web import page_queries
 from defence_engagements.web.caching import build_etag, matches_if_none_match, not_modified
 from defence_engagements.web.context import WebContext
@@ -36,40 +38,65 @@ def alternates(kind: str, slug: str) -> list[dict[str, str]]:
     ]
 
 
+PAGE_SIZE = 100
+
+
+def _chosen_filter(params: Any) -> tuple[dict[str, str], page_queries.EngagementFilter, int]:
+    """The filters as asked (for the form) and as used (only well-formed values count)."""
+    chosen = {name: str(params.get(name, "")).strip() for name in ("country", "type", "year")}
+    valid = page_queries.EngagementFilter(
+        country=chosen["country"] if SLUG_PATTERN.match(chosen["country"]) else None,
+        engagement_type=chosen["type"] if SLUG_PATTERN.match(chosen["type"]) else None,
+        year=chosen["year"] if re.fullmatch(r"\d{4}", chosen["year"]) else None,
+    )
+    page = str(params.get("page", "1"))
+    number = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    return chosen, valid, number
+
+
 async def home(request: Request) -> Response:
     context: WebContext = request.app.state.context
-    params = request.query_params
-    chosen = {name: params.get(name, "").strip() for name in ("country", "type", "year")}
+    chosen, valid, page = _chosen_filter(request.query_params)
     try:
         build = context.builds.current()
-        etag = build_etag(build.version, "home", str(sorted(chosen.items())))
+        etag = build_etag(build.version, "home", str(sorted(chosen.items())), str(page))
         if matches_if_none_match(request, etag):
             return not_modified(etag)
-        engagements = await page_queries.all_engagements(context.executor)
+        engagements = await page_queries.engagement_page(
+            context.executor, valid, (page - 1) * PAGE_SIZE, PAGE_SIZE
+        )
+        matching = await page_queries.count_engagements(context.executor, valid)
+        everything = page_queries.EngagementFilter()
+        total = (
+            matching
+            if valid == everything
+            else await page_queries.count_engagements(context.executor, everything)
+        )
         countries = await page_queries.facets(context.executor, "involvesCountry")
         types = await page_queries.facets(context.executor, "engagementType")
+        years = await page_queries.engagement_years(context.executor)
     except EngagementsError as error:
         return error_response(request, error)
-    years = sorted({e.year for e in engagements if e.year}, reverse=True)
-    shown = [
-        e
-        for e in engagements
-        if (not chosen["country"] or f"{BASE}id/country/{chosen['country']}" in e.countries)
-        and (not chosen["type"] or (e.type_iri or "").endswith("/" + chosen["type"]))
-        and (not chosen["year"] or e.year == chosen["year"])
-    ]
+    query = {k: v for k, v in chosen.items() if v}
+    pages = max(1, -(-matching // PAGE_SIZE))
     return render_page(
         request,
         "home.html",
         {
             "title": "Defence engagements",
-            "engagements": shown,
-            "total": len(engagements),
+            "engagements": engagements,
+            "matching": matching,
+            "total": total,
             "countries": countries,
             "types": types,
             "years": years,
             "chosen": chosen,
             "build": build,
+            "page": page,
+            "pages": pages,
+            "first_shown": (page - 1) * PAGE_SIZE + 1,
+            "previous_link": urlencode({**query, "page": page - 1}) if page > 1 else None,
+            "next_link": urlencode({**query, "page": page + 1}) if page < pages else None,
         },
         headers={"ETag": etag},
     )
