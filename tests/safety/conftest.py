@@ -17,18 +17,29 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import httpx
 import pyoxigraph
 import pytest
 
-from conftest import LiveServer, free_port, start_server, stop_server
+# tests/conftest.py's LiveServer (`import conftest` may find another conftest module).
+LiveServer = Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OXIGRAPH = REPO_ROOT / ".venv" / "bin" / "oxigraph"
 CARTESIAN = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 LIGHT = "SELECT ?s ?p ?o WHERE { ?s ?p ?o } LIMIT 3"
 TIME_LIMIT = 3  # the live servers' --query-timeout: keeps stray heavy fuzz queries short
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 DATA_GRAPH = "https://w3id.org/defence-engagements/graph/data"
 
 
@@ -128,6 +139,14 @@ class Trap:
 
 
 @pytest.fixture(scope="package")
+def root_conftest(pytestconfig: pytest.Config) -> ModuleType:
+    """tests/conftest.py as a module: start_server and stop_server come from there."""
+    module = pytestconfig.pluginmanager.get_plugin(str(REPO_ROOT / "tests" / "conftest.py"))
+    assert isinstance(module, ModuleType)
+    return module
+
+
+@pytest.fixture(scope="package")
 def http() -> Iterator[httpx.Client]:
     """One client for all requests: a new httpx client costs ~100 ms (TLS set-up)."""
     with httpx.Client(timeout=30) as client:
@@ -183,21 +202,29 @@ def stand_in(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="package")
 def guarded(
-    published_build: Path, trap: Trap, tmp_path_factory: pytest.TempPathFactory
+    published_build: Path,
+    trap: Trap,
+    tmp_path_factory: pytest.TempPathFactory,
+    root_conftest: ModuleType,
 ) -> Iterator[LiveServer]:
     allow = [arg for iri in trap.spellings() for arg in ("--service-allow", iri)]
     log = tmp_path_factory.mktemp("guarded") / "server.log"
-    server = start_server(published_build, "--query-timeout", str(TIME_LIMIT), *allow, log=log)
+    server = root_conftest.start_server(
+        published_build, "--query-timeout", str(TIME_LIMIT), *allow, log=log
+    )
     yield server
-    stop_server(server)
+    root_conftest.stop_server(server)
 
 
 @pytest.fixture(scope="package")
 def federating(
-    published_build: Path, stand_in: str, tmp_path_factory: pytest.TempPathFactory
+    published_build: Path,
+    stand_in: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    root_conftest: ModuleType,
 ) -> Iterator[LiveServer]:
     log = tmp_path_factory.mktemp("federating") / "server.log"
-    server = start_server(
+    server = root_conftest.start_server(
         published_build,
         "--query-timeout",
         str(TIME_LIMIT),
@@ -209,4 +236,4 @@ def federating(
         log=log,
     )
     yield server
-    stop_server(server)
+    root_conftest.stop_server(server)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import LiveServer
+from .conftest import LiveServer
 
 SPARQL_PIECES = [
     "SELECT",

@@ -15,9 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import LiveServer
-
-from .conftest import CARTESIAN, LIGHT, TIME_LIMIT, Trap
+from .conftest import CARTESIAN, LIGHT, TIME_LIMIT, LiveServer, Trap
 
 _client = httpx.Client(timeout=30)
 
