@@ -19,7 +19,12 @@ from defence_engagements import formats
 from defence_engagements.namespaces import ID
 from defence_engagements.publish.server_config import SiteLocation, render_nginx
 
-from .publish_support import NginxServer, free_port, nginx_unavailable_reason
+from .publish_support import (
+    NginxServer,
+    free_port,
+    make_synthetic_build,
+    nginx_unavailable_reason,
+)
 
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 
@@ -211,3 +216,29 @@ def test_nginx_gives_the_servers_303s_and_negotiation(
             .headers["content-type"]
             .split(";")[0]
         )
+
+
+def test_publishing_again_replaces_the_site_and_a_foreign_directory_is_refused(
+    root_helpers: ModuleType, tmp_path: Path
+) -> None:
+    build = make_synthetic_build(tmp_path / "build", 5)
+    site = tmp_path / "site"
+    env = {"ENGAGEMENTS_BUILD_DIR": str(build)}
+    args = ("publish", "--static", str(site), "--base-url", "http://127.0.0.1:9/", "--quiet")
+    assert root_helpers.run_cli(*args, env=env).returncode == 0
+    (site / "stale.html").write_text("left over from an older build")
+    again = root_helpers.run_cli(*args, env=env)
+    assert again.returncode == 0, again.stderr
+    assert not (site / "stale.html").exists()
+    assert (site / "doc" / "engagement" / "synthetic-3.ttl").is_file()
+    assert not list(tmp_path.glob(".site.*"))  # no staging or previous copy left behind
+
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("not ours")
+    refused = root_helpers.run_cli(
+        "publish", "--static", str(foreign), "--base-url", "http://127.0.0.1:9/", env=env
+    )
+    assert refused.returncode == 2
+    assert "was not written by `engagements publish`" in refused.stderr
+    assert sorted(path.name for path in foreign.iterdir()) == ["keep.txt"]
