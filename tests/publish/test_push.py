@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -15,7 +16,13 @@ import pytest
 
 from defence_engagements.namespaces import GRAPH_LINKS, NAMED_GRAPHS
 
-from .publish_support import REPO_ROOT, OxigraphServer
+from .publish_support import (
+    REPO_ROOT,
+    NginxServer,
+    OxigraphServer,
+    free_port,
+    nginx_unavailable_reason,
+)
 
 
 def manifest_counts(build_dir: Path) -> dict[str, int]:
@@ -162,3 +169,62 @@ def test_the_real_build_is_on_the_store_graph_for_graph(
     expected = manifest_counts(served_build)
     assert expected[NAMED_GRAPHS[1]] > 500  # graph/data holds the real data
     assert {iri: pushed_store.count(iri) for iri in NAMED_GRAPHS} == expected
+
+
+@pytest.fixture
+def guarded_store(oxigraph_server: OxigraphServer, tmp_path: Path) -> Iterator[str]:
+    """nginx in front of the store: HTTP Basic required, gzip bodies refused with 415
+    (as stores that cannot read them answer)."""
+    reason = nginx_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    port = free_port()
+    (tmp_path / "htpasswd").write_text("pusher:{PLAIN}s3cret\n")
+    config = f"""
+server {{
+    listen 127.0.0.1:{port};
+    client_max_body_size 0;
+    location / {{
+        if ($http_content_encoding ~* gzip) {{
+            return 415;
+        }}
+        auth_basic "store";
+        auth_basic_user_file {tmp_path / "htpasswd"};
+        proxy_pass {oxigraph_server.base_url};
+        proxy_http_version 1.1;
+        proxy_request_buffering off;
+    }}
+}}
+"""
+    server = NginxServer(config, tmp_path / "nginx")
+    server.start(port)
+    yield f"http://127.0.0.1:{port}/store"
+    server.stop()
+
+
+def test_push_authenticates_and_falls_back_to_identity_when_gzip_is_refused(
+    synthetic_build: Path,
+    oxigraph_server: OxigraphServer,
+    guarded_store: str,
+    root_helpers: ModuleType,
+) -> None:
+    denied = push(root_helpers, synthetic_build, "--store", guarded_store, "--quiet")
+    assert denied.returncode == 1
+    assert "HTTP 401" in denied.stderr and denied.stderr.startswith("error: the store refused")
+
+    pushed = root_helpers.run_cli(
+        "push",
+        "--store",
+        guarded_store,
+        "--user",
+        "pusher",
+        "--password-env",
+        "STORE_PASSWORD",
+        env={"ENGAGEMENTS_BUILD_DIR": str(synthetic_build), "STORE_PASSWORD": "s3cret"},
+        timeout=120,
+    )
+    assert pushed.returncode == 0, pushed.stderr
+    assert "counts match" in pushed.stdout and "(gzip)" not in pushed.stdout
+    assert {iri: oxigraph_server.count(iri) for iri in NAMED_GRAPHS} == manifest_counts(
+        synthetic_build
+    )
