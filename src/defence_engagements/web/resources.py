@@ -43,6 +43,16 @@ def _context(request: Request) -> WebContext:
     return request.app.state.context  # type: ignore[no-any-return]
 
 
+# Larger documents (a hub linked from thousands of things) are cheaper to rebuild
+# than to keep: the memo stays bounded in bytes as well as in entries.
+_MAX_REMEMBERED_BYTES = 256_000
+
+
+def _remember(context: WebContext, etag: str, body: bytes) -> None:
+    if len(body) <= _MAX_REMEMBERED_BYTES:
+        context.pages.put(etag, body)
+
+
 def _valid(kind: str, slug: str) -> bool:
     return bool(SLUG_PATTERN.match(kind) and SLUG_PATTERN.match(slug))
 
@@ -121,10 +131,10 @@ async def document(request: Request) -> Response:
             return await _not_found(request, context, kind, slug)
         if fmt is formats.HTML:
             page = await render_resource_page(request, context, canonical, kind, triples, headers)
-            context.pages.put(etag, bytes(page.body))
+            _remember(context, etag, bytes(page.body))
             return page
         body = serialize_document(canonical, f"{BASE}doc/{kind}/{slug}", triples, fmt)
-        context.pages.put(etag, body)
+        _remember(context, etag, body)
         return Response(body, headers=headers, media_type=fmt.content_type)
     except EngagementsError as error:
         return error_response(request, error)
