@@ -103,12 +103,6 @@ def test_per_file_validation_equals_whole_graph_on_resource_focus_nodes(
         assert any(plant["focus"].rsplit("/", 1)[1] in focus for focus in reported), plant
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="per-file validation keeps only focus nodes its file defines as subjects, so a "
-    "literal focus node (sh:node desh:DayMonthOrYear on a bad dex:startDate) is dropped; "
-    "reported to the pipeline owner",
-)
 def test_per_file_validation_equals_whole_graph_on_every_focus_node(
     both_paths: tuple[set[Result], set[Result]],
 ) -> None:

@@ -177,6 +177,10 @@ class Validator:
             advanced=True,
         )
         owned = [{str(t.subject) for t in parsed.triples} for parsed in owners]
+        # A focus node no file defines as a subject (a literal checked through sh:node,
+        # reported in a result's sh:detail) belongs to the files that state it as a value.
+        defined = set().union(*owned)
+        holders_of_value: dict[str, list[tuple[int, int | None]]] | None = None
         findings: list[list[Finding]] = [[] for _ in owners]
         for result in results.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")):
 
@@ -190,13 +194,22 @@ class Validator:
             messages = sorted(
                 str(m) for m in results.objects(result, rdflib.URIRef(SH + "resultMessage"))
             )
-            for position, parsed in enumerate(owners):
-                if focus not in owned[position]:
-                    continue
+            if focus in defined:
+                holders = [
+                    (position, parsed.subject_lines.get(focus))
+                    for position, parsed in enumerate(owners)
+                    if focus in owned[position]
+                ]
+            else:
+                if holders_of_value is None:
+                    holders_of_value = _holders_of_values(owners)
+                holders = holders_of_value.get(focus, [])
+            for position, line in holders:
+                parsed = owners[position]
                 findings[position].append(
                     Finding(
                         file=parsed.source.name,
-                        line=parsed.subject_lines.get(focus),
+                        line=line,
                         focus=compact(focus_term),
                         shape=compact(value_of("sourceShape")),
                         path=_path_text(results, path),
@@ -227,6 +240,18 @@ class Validator:
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
         temporary.replace(target)
+
+
+def _holders_of_values(owners: list[ParsedFile]) -> dict[str, list[tuple[int, int | None]]]:
+    """Each value (as N-Triples) → the files that state it, with the line of its subject."""
+    holders: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
+    for position, parsed in enumerate(owners):
+        for triple in parsed.triples:
+            value = _nt(to_rdflib(triple.object))
+            line = parsed.subject_lines.get(_nt(to_rdflib(triple.subject)))
+            if not holders[value] or holders[value][-1][0] != position:
+                holders[value].append((position, line))
+    return holders
 
 
 _COMPACT_PREFIXES = sorted(
