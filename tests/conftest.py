@@ -28,8 +28,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = False,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = False, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run `engagements …` as a user would, in a subprocess."""
     return subprocess.run(
         [sys.executable, "-m", "defence_engagements", *args],
@@ -66,14 +67,24 @@ class LiveServer:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
 
 
-def start_server(build_dir: Path, *extra_args: str, log: Path,
-                 env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    build_dir: Path, *extra_args: str, log: Path, env: dict[str, str] | None = None
+) -> LiveServer:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}/"
     handle = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "defence_engagements", "serve",
-         "--host", "127.0.0.1", "--port", str(port), *extra_args],
+        [
+            sys.executable,
+            "-m",
+            "defence_engagements",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *extra_args,
+        ],
         cwd=REPO_ROOT,
         env={**os.environ, "ENGAGEMENTS_BUILD_DIR": str(build_dir), **(env or {})},
         stdout=handle,
@@ -111,8 +122,9 @@ def published_build(build_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def live_server(published_build: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[LiveServer]:
+def live_server(
+    published_build: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     log = tmp_path_factory.mktemp("server") / "server.log"
     server = start_server(published_build, log=log)
     yield server
