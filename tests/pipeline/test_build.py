@@ -12,7 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 import rdflib
-from pipeline_support import make_tree
+from pipeline_support import REPO_ROOT, make_tree
 from rdflib.compare import isomorphic
 
 from defence_engagements import pipeline
@@ -256,3 +256,44 @@ def test_old_builds_are_pruned_but_current_and_previous_kept(tree: Settings) -> 
     assert removed == [roots[0]] and not roots[0].exists()
     assert tree.current_build.resolve() == roots[2]
     assert tree.previous_build.resolve() == roots[1]
+
+
+def test_incremental_rebuild_of_the_real_data_equals_from_scratch(tmp_path: Path) -> None:
+    """The real shapes look across files (people, posts, sources): a rebuild after one
+    engagement changed must validate that file in its context and publish what a
+    from-scratch build publishes."""
+    real = make_tree(tmp_path / "real", source=REPO_ROOT)
+    pipeline.build(real)
+    changed = real.data_path / "engagements" / "2024-04-biden-kishida-summit.ttl"
+    text = changed.read_text(encoding="utf-8")
+    assert "@en" in text
+    label_end = text.index('"@en')
+    changed.write_text(text[:label_end] + ' (edited)"@en' + text[label_end + 4 :])
+    incremental = pipeline.build(real)
+    assert incremental.built
+
+    scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT)
+    shutil.copy(changed, scratch.data_path / "engagements" / changed.name)
+    pipeline.build(scratch)
+    assert _content(real) == _content(scratch)
+    assert any(
+        isinstance(t.object, ox.Literal) and t.object.value.endswith(" (edited)")
+        for t in _content(real)[GRAPH_DATA]
+    )
+
+
+@pytest.mark.parametrize(
+    "engagement",
+    sorted(p.name for p in (REPO_ROOT / "data" / "engagements").glob("*.ttl")),
+)
+def test_each_real_engagement_validated_alone_has_no_violation(
+    engagement: str, tmp_path: Path
+) -> None:
+    """``engagements validate FILE`` judges the file in the context of every other file:
+    what it points to is typed elsewhere and must not be reported against it."""
+    real = make_tree(tmp_path / "real", source=REPO_ROOT)
+    path = real.data_path / "engagements" / engagement
+    _sources, findings = pipeline.check(real, [path])
+    violations = [f for f in findings if f.severity == "Violation"]
+    assert violations == []
+    assert {f.file for f in findings} <= {f"data/engagements/{engagement}"}

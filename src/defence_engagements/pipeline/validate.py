@@ -177,9 +177,8 @@ class Validator:
             advanced=True,
         )
         owned = [{str(t.subject) for t in parsed.triples} for parsed in owners]
-        # A focus node no file defines as a subject (a literal checked through sh:node,
-        # reported in a result's sh:detail) belongs to the files that state it as a value.
-        defined = set().union(*owned)
+        # A literal focus node (a value checked through sh:node, reported in a result's
+        # sh:detail) belongs to the files that state it.
         holders_of_value: dict[str, list[tuple[int, int | None]]] | None = None
         findings: list[list[Finding]] = [[] for _ in owners]
         for result in results.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")):
@@ -194,7 +193,9 @@ class Validator:
             messages = sorted(
                 str(m) for m in results.objects(result, rdflib.URIRef(SH + "resultMessage"))
             )
-            if focus in defined:
+            if not isinstance(focus_term, rdflib.Literal):
+                # A resource defined in no file being validated is only seen partially
+                # here (its types, for sh:class); its own file's validation judges it.
                 holders = [
                     (position, parsed.subject_lines.get(focus))
                     for position, parsed in enumerate(owners)
