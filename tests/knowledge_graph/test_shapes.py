@@ -136,6 +136,53 @@ INVALID = {
     ),
     "preferred-claim-not-followed": ({"ClaimShape-preferredFollowed"}, "preferred value"),
     "post-without-holder": ({"PostHoldingShape-holder"}, "exactly one dex:holder"),
+    "two-end-dates": ({"EngagementDateDatatypeShape-end"}, "dex:endDate must be one value"),
+    "wrong-end-date-datatype": (
+        {"EngagementDateDatatypeShape-end", "EngagementDateOrderShape-order"},
+        "dex:endDate must be one value typed xsd:date",
+    ),
+    "place-as-guest": ({"EngagementParticipantsShape-guest"}, "dex:guest must be a dex:Person"),
+    "place-as-organiser": (
+        {"EngagementParticipantsShape-organiser"},
+        "dex:organiser must be a dex:Person",
+    ),
+    "source-as-signatory": (
+        {"EngagementParticipantsShape-signatory"},
+        "dex:signatory must be a dex:Person",
+    ),
+    "person-as-participant-post": (
+        {"EngagementShape-participantPost"},
+        "must point at a dex:PostHolding",
+    ),
+    "person-as-location": ({"EngagementShape-location"}, "dex:location must be a dex:Place"),
+    "claim-without-about": ({"ClaimShape-about"}, "one dex:claimAbout"),
+    "claim-without-property": ({"ClaimShape-property"}, "one dex:claimedProperty"),
+    "claim-reason-without-language": ({"ClaimShape-reason"}, "dex:reason (with a language tag)"),
+    "claim-without-quote": ({"ClaimShape-quote"}, "at least one dex:evidenceQuote"),
+    "claim-without-source": ({"ClaimShape-source"}, "prov:wasDerivedFrom pointing at its"),
+    "quote-without-source": ({"QuoteShape-quotedFrom"}, "with dex:quotedFrom"),
+    "source-without-title": ({"SourceDocumentShape-title"}, "exactly one dcterms:title"),
+    "source-without-archived-text": (
+        {"SourceDocumentShape-archivedText"},
+        "Point the source at its archived text",
+    ),
+    "archived-text-bad-sha256": ({"ArchivedTextShape-sha256"}, "lower-case hex SHA-256"),
+    "person-label-without-language": ({"PersonShape-label"}, "rdfs:label with a language tag"),
+    "place-as-parent-organization": (
+        {"OrganizationShape-parent"},
+        "dex:subOrganizationOf must point at a dex:Organization",
+    ),
+    "place-as-organization-country": ({"OrganizationShape-country"}, "at most one dex:Country"),
+    "place-contained-in-person": ({"PlaceShape-container"}, "dex:containedInPlace must point"),
+    "post-title-without-language": ({"PostHoldingShape-title"}, "post's title"),
+    "post-rank-language-tagged": ({"PostHoldingShape-rank"}, "dex:rank is at most one plain"),
+    "post-in-place": ({"PostHoldingShape-postIn"}, "dex:postIn is at most one dex:Organization"),
+    "post-without-country": ({"PostHoldingShape-country"}, "Give the post one dex:country"),
+    "wikidata-link-without-label-seen": ({"WikidataLinkShape-labelSeen"}, "dex:labelSeen"),
+    "wikidata-link-verified-on-not-a-date": (
+        {"WikidataLinkShape-verifiedOn"},
+        "dex:verifiedOn (one xsd:date)",
+    ),
 }
 
 
