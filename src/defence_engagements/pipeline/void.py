@@ -25,6 +25,7 @@ from defence_engagements.namespaces import (
     PREFIXES,
     WIKIDATA_ENTITY,
 )
+from defence_engagements.pipeline.dumps import DUMPS
 
 CONTENT_GRAPHS = (GRAPH_ONTOLOGY, GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS)
 LICENSE = "https://creativecommons.org/licenses/by/4.0/"
@@ -62,6 +63,16 @@ PROPERTY_PARTITIONS = (
     "GROUP BY ?p ORDER BY ?p"
 )
 LINKSET_TRIPLES = "SELECT (COUNT(*) AS ?n) FROM <{graph}> WHERE {{ ?s <{predicate}> ?o }}"
+
+
+def rdf_dumps(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that are RDF dumps of the described dataset.
+
+    A void:dataDump holds (part of) the content graphs: the checksum list is not
+    RDF, and void.ttl holds only this description, not the dataset.
+    """
+    content = set(CONTENT_GRAPHS)
+    return sorted(n for n in names if n in DUMPS and content.intersection(DUMPS[n][0]))
 
 
 def dataset_iri(base: str) -> str:
@@ -125,7 +136,7 @@ def describe(
     add(dataset, VOID + "sparqlEndpoint", iri(base + "sparql"))
     add(dataset, VOID + "uriSpace", ox.Literal(ID))
     add(dataset, VOID + "uriLookupEndpoint", iri(base + "id/"))
-    for name in sorted(dumps):
+    for name in rdf_dumps(dumps):
         add(dataset, VOID + "dataDump", iri(f"{base}dumps/{name}"))
     for vocabulary in _vocabularies(store, frm):
         add(dataset, VOID + "vocabulary", iri(vocabulary))
