@@ -11,7 +11,27 @@ import rdflib
 
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
-METADATA = "https://w3id.org/defence-engagements/graph/metadata"
+GRAPHS = {
+    name: f"https://w3id.org/defence-engagements/graph/{name}"
+    for name in ("ontology", "data", "inferred", "links", "metadata")
+}
+METADATA = GRAPHS["metadata"]
+CONTENT = tuple(GRAPHS[g] for g in ("ontology", "data", "inferred", "links"))
+CONTENT_NAMES = ("ontology", "inferred", "links")  # the content graphs besides the data
+# Each dump file → the named graphs it holds.
+DUMP_GRAPHS: dict[str, tuple[str, ...]] = {
+    "engagements.ttl": (GRAPHS["data"],),
+    "engagements.jsonld": (GRAPHS["data"],),
+    "engagements-inferred.ttl": (GRAPHS["data"], GRAPHS["inferred"]),
+    "engagements.nt.gz": CONTENT,
+    "engagements.nq.gz": (*CONTENT, METADATA),
+    "ontology.ttl": (GRAPHS["ontology"],),
+    "ontology.rdf": (GRAPHS["ontology"],),
+    "ontology.jsonld": (GRAPHS["ontology"],),
+    "links.ttl": (GRAPHS["links"],),
+    "links.nt.gz": (GRAPHS["links"],),
+    "void.ttl": (METADATA,),
+}
 _PARSERS = {
     ".ttl": pyoxigraph.RdfFormat.TURTLE,
     ".nt": pyoxigraph.RdfFormat.N_TRIPLES,
@@ -81,30 +101,75 @@ def test_unknown_dumps_and_path_tricks_get_404(site, client):
         assert client.get(site.url(f"dumps/{name}")).status_code == 404
 
 
-def test_dump_triple_counts_equal_the_endpoint(site, client, build_root, dump_names):
-    checked = 0
-    for name in dump_names:
-        data = (build_root / "dumps" / name).read_bytes()
-        stem = name.removesuffix(".gz")
-        suffix = "." + stem.rsplit(".", 1)[-1]
-        if suffix not in _PARSERS or name == "void.ttl":
-            continue
-        if name.endswith(".gz"):
-            data = gzip.decompress(data)
-        quads = list(pyoxigraph.parse(data, format=_PARSERS[suffix]))
-        if suffix == ".nq":
-            graphs = {str(q.graph_name.value) for q in quads}
-            for graph in graphs:
-                in_dump = sum(1 for q in quads if str(q.graph_name.value) == graph)
-                query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-                assert in_dump == _count(site, client, query), (name, graph)
-                checked += 1
-        elif stem.startswith("ontology"):
-            graph = "https://w3id.org/defence-engagements/graph/ontology"
-            query = f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} }}"
-            assert len({str(q.triple) for q in quads}) == _count(site, client, query), name
-            checked += 1
-    assert checked >= 4
+def _graphs_count(site, client, graphs: tuple[str, ...]) -> int:
+    """Distinct triples over the union of ``graphs``, counted by the endpoint."""
+    values = " ".join(f"<{g}>" for g in graphs)
+    query = (
+        "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o WHERE "
+        f"{{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }} }}"
+    )
+    return _count(site, client, query)
+
+
+def _statements(path) -> list:  # type: ignore[no-untyped-def,type-arg]
+    data = path.read_bytes()
+    stem = path.name.removesuffix(".gz")
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    return list(pyoxigraph.parse(data, format=_PARSERS["." + stem.rsplit(".", 1)[-1]]))
+
+
+def test_the_dump_table_names_every_rdf_file_served(dump_names):
+    rdf = {n for n in dump_names if "." + n.removesuffix(".gz").rsplit(".", 1)[-1] in _PARSERS}
+    assert rdf == set(DUMP_GRAPHS)
+    assert set(dump_names) - rdf == {"SHA256SUMS"}
+
+
+@pytest.mark.parametrize("name", sorted(DUMP_GRAPHS))
+def test_each_dump_holds_exactly_its_graphs(site, client, build_root, name):
+    graphs = DUMP_GRAPHS[name]
+    statements = _statements(build_root / "dumps" / name)
+    assert statements, name
+    if name.endswith(".nq.gz"):  # quads: each graph whole, under its own name
+        assert {str(q.graph_name.value) for q in statements} == set(graphs)
+        for graph in graphs:
+            in_dump = sum(1 for q in statements if str(q.graph_name.value) == graph)
+            assert in_dump == _graphs_count(site, client, (graph,)), (name, graph)
+        return
+    triples = [q.triple for q in statements]
+    # Every triple once (no duplicates), and as many as the union of its graphs.
+    assert len(triples) == len(set(map(str, triples))), name
+    assert len(triples) == _graphs_count(site, client, graphs), name
+    # …and not the same number by chance: the other graph sets count differently.
+    others = {gs for gs in DUMP_GRAPHS.values() if gs != graphs}
+    assert all(_graphs_count(site, client, gs) != len(triples) for gs in others), name
+
+
+def _only_in(site, client, graph: str) -> set[str]:
+    """Some triples (without blank nodes) of ``graph`` that no other graph holds."""
+    query = (
+        f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH <{graph}> {{ ?s ?p ?o }} "
+        "FILTER(!isBlank(?s) && !isBlank(?o)) "
+        f"FILTER NOT EXISTS {{ GRAPH ?other {{ ?s ?p ?o }} FILTER(?other != <{graph}>) }} "
+        "} LIMIT 50"
+    )
+    response = client.get(
+        site.url("sparql"), params={"query": query}, headers={"Accept": "application/n-triples"}
+    )
+    assert response.status_code == 200
+    return {str(t) for t in pyoxigraph.parse(response.content, format=_PARSERS[".nt"])}
+
+
+def test_data_dumps_hold_neither_ontology_nor_inferred_triples(site, client, build_root):
+    ontology, inferred, links = (_only_in(site, client, GRAPHS[g]) for g in CONTENT_NAMES)
+    assert ontology and inferred and links
+    for name in ("engagements.ttl", "engagements.jsonld"):
+        triples = {str(q.triple) for q in _statements(build_root / "dumps" / name)}
+        assert not (triples & (ontology | inferred | links)), name
+    with_inferences = {
+        str(q.triple) for q in _statements(build_root / "dumps" / "engagements-inferred.ttl")
+    }
+    assert inferred <= with_inferences and not (with_inferences & (ontology | links))
 
 
 def test_dumps_index_in_html_and_dcat(site, client, dump_names):
@@ -132,7 +197,11 @@ def test_void_names_this_server_and_its_dump_links_resolve(site, client, void_gr
     endpoints = set(void_graph.objects(None, VOID.sparqlEndpoint))
     assert rdflib.URIRef(site.url("sparql")) in endpoints
     dumps = {str(o) for o in void_graph.objects(None, VOID.dataDump)}
-    assert dumps
+    # Only RDF dumps of the dataset: not the checksum list, not the description itself.
+    holding_content = {n for n, graphs in DUMP_GRAPHS.items() if set(graphs) & set(CONTENT)}
+    assert dumps == {site.url(f"dumps/{name}") for name in holding_content}
+    assert site.url("dumps/SHA256SUMS") not in dumps
+    assert site.url("dumps/void.ttl") not in dumps
     for url in dumps:
         assert url.startswith(site.base_url), url
         assert client.head(url).status_code == 200, url
