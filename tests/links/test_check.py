@@ -7,6 +7,8 @@ import re
 import shutil
 from pathlib import Path
 
+import httpx
+
 from .links_support import FIXTURES, StandIn, invoke, links_env, run_engagements, start_stand_in
 
 FINDING = re.compile(r"^\s*(problem|warning) (Q\d+)\s+(\S+): ([a-z-]+): ", re.MULTILINE)
@@ -183,3 +185,56 @@ def test_a_recheck_asks_only_about_new_items(wikidata_stand_in: StandIn, tmp_pat
     assert (second["links"], second["requests"], second["problems"]) == (8, 2, 0)
     third = json.loads(invoke(*check, env=env).stdout)
     assert (third["links"], third["requests"], third["problems"]) == (8, 0, 0)
+
+
+ALIAS_ONLY_ITEM = "http://www.wikidata.org/entity/Q99990030"
+
+
+def test_a_name_found_only_among_the_aliases_is_accepted(
+    wikidata_stand_in: StandIn, tmp_path: Path
+) -> None:
+    # The fixture is what the test needs: "JGSDF" is an alias of the item, never its label.
+    ask = 'ASK {{ <{item}> <http://www.w3.org{path}> "JGSDF"@en }}'
+    for path, expected in (
+        ("/2000/01/rdf-schema#label", False),
+        ("/2004/02/skos/core#altLabel", True),
+    ):
+        answer = httpx.get(
+            wikidata_stand_in.sparql,
+            params={"query": ask.format(item=ALIAS_ONLY_ITEM, path=path)},
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        assert answer.json()["boolean"] is expected
+
+    data = tmp_path / "data"
+    data.mkdir()
+    clean = (FIXTURES / "data-clean" / "wikidata-links.ttl").read_text(encoding="utf-8")
+    header = clean[: clean.index("country:jp dex:wikidataLink")]
+    (data / "links.ttl").write_text(
+        header
+        + """
+organization:jgsdf a dex:Organization ; rdfs:label "JGSDF"@en ;
+    dex:wikidataLink link:organization-jgsdf .
+link:organization-jgsdf a dex:WikidataLink ;
+    dex:wikidataItem wd:Q99990030 ;
+    dex:labelSeen "JGSDF"@en ;
+    dex:verifiedOn "2026-11-22"^^xsd:date ;
+    dex:evidence "Fixture: the abbreviation is an alias of the item." .
+""",
+        encoding="utf-8",
+    )
+    result = invoke(
+        "links",
+        "check",
+        "--strict",
+        "--format",
+        "json",
+        "--endpoint",
+        wikidata_stand_in.sparql,
+        env=links_env(data, tmp_path / "build"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    # Asked about, found, and not even a weak match: the alias is an exact name of the item.
+    assert (report["links"], report["findings"]) == (1, [])
+    assert report["requests"] > 0

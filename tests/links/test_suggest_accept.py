@@ -225,3 +225,34 @@ def test_suggest_joins_given_and_family_names_and_filters_by_type(
 
     wrong = invoke("links", "suggest", "--type", "ship", env=env)
     assert wrong.returncode == 2 and "cannot suggest for type(s) ship" in wrong.stderr
+
+
+def test_suggest_finds_an_item_known_only_by_an_alias(
+    wikidata_stand_in: StandIn, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "organizations.ttl").write_text(
+        "@prefix dex: <https://w3id.org/defence-engagements/def#> .\n"
+        "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "<https://w3id.org/defence-engagements/id/organization/jgsdf> a dex:Organization ;\n"
+        '    rdfs:label "JGSDF"@en .\n',
+        encoding="utf-8",
+    )
+    review = tmp_path / "review.tsv"
+    result = invoke(
+        "links",
+        "suggest",
+        "--endpoint",
+        wikidata_stand_in.sparql,
+        "--out",
+        str(review),
+        env=links_env(data, tmp_path / "build"),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_review(review)
+    # "JGSDF" is no item's label on the stand-in, only the alias of Q99990030.
+    assert [(row["entity"], row["qid"], row["matched"]) for row in rows] == [
+        ("organization/jgsdf", "Q99990030", "alias@en:JGSDF")
+    ]
+    assert rows[0]["type_plausible"] == "true" and rows[0]["linked_from"] == ""
