@@ -260,24 +260,61 @@ def test_two_query_parameters_are_a_bad_request(site, client):
     assert response.status_code == 400
 
 
-def test_cors_allows_any_origin_without_credentials_and_answers_preflight(site, client):
-    simple = client.get(
-        site.url("sparql"), params={"query": ASK}, headers={"Origin": "https://example.org"}
-    )
-    assert simple.headers["access-control-allow-origin"] == "*"
-    assert "access-control-allow-credentials" not in simple.headers
-    preflight = client.options(
-        site.url("sparql"),
-        headers={
-            "Origin": "https://example.org",
-            "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type",
-        },
-    )
-    assert preflight.status_code == 200
-    assert preflight.headers["access-control-allow-origin"] == "*"
-    assert "POST" in preflight.headers["access-control-allow-methods"]
-    assert "content-type" in preflight.headers["access-control-allow-headers"].lower()
+# Every read endpoint: a page, a thing (303), a document, the dumps, the VoID, the
+# ontology, the health check and the query endpoint.
+READ_ENDPOINTS = [
+    "",
+    "id/country/jp",
+    "doc/country/jp.html",
+    "doc/country/jp.ttl",
+    "dumps/",
+    "dumps/SHA256SUMS",
+    ".well-known/void",
+    "def",
+    "health",
+    "sparql",
+    "sparql?" + urlencode({"query": ASK}),
+]
+
+
+@pytest.mark.parametrize("path", READ_ENDPOINTS)
+def test_cors_allows_any_origin_without_credentials_and_answers_preflight(site, client, path):
+    origin = {"Origin": "https://example.org"}
+    for method in ("GET", "HEAD"):
+        simple = client.request(method, site.url(path), headers=origin)
+        assert simple.status_code in (200, 303), (method, path, simple.status_code)
+        assert simple.headers["access-control-allow-origin"] == "*", (method, path)
+        assert "access-control-allow-credentials" not in simple.headers, (method, path)
+    # A request that does send credentials still gets the wildcard, never the echoed origin.
+    with_cookie = client.get(site.url(path), headers={**origin, "Cookie": "session=x"})
+    assert with_cookie.headers["access-control-allow-origin"] == "*"
+    assert "access-control-allow-credentials" not in with_cookie.headers
+    for method, request_headers in (("GET", "accept"), ("POST", "content-type")):
+        preflight = client.options(
+            site.url(path),
+            headers={
+                **origin,
+                "Access-Control-Request-Method": method,
+                "Access-Control-Request-Headers": request_headers,
+            },
+        )
+        assert preflight.status_code == 200, (path, method)
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert "access-control-allow-credentials" not in preflight.headers
+        assert method in preflight.headers["access-control-allow-methods"]
+        assert request_headers in preflight.headers["access-control-allow-headers"].lower()
+
+
+@pytest.mark.parametrize("path", ["def", "doc/country/jp.html", "doc/country/jp.ttl"])
+def test_documents_are_gzipped_when_the_client_accepts_it(site, client, path):
+    plain = client.get(site.url(path), headers={"Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "content-encoding" not in plain.headers
+    assert "accept-encoding" in plain.headers["vary"].lower()
+    packed = client.get(site.url(path), headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in packed.headers["vary"].lower()
+    assert int(packed.headers["content-length"]) < len(plain.content)
+    assert packed.content == plain.content  # httpx decoded it: the same document
 
 
 def test_query_results_carry_an_etag_and_revalidate_with_304(site, client):
