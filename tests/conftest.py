@@ -4,6 +4,8 @@
 - ``build_dir``: a session-wide build directory outside the checkout.
 - ``published_build``: `engagements build` of the real data, once per session.
 - ``live_server``: a real `engagements serve` process on a free loopback port.
+- ``wikidata_offline`` (autouse): Wikidata's endpoint setting points at a closed loopback
+  port, so a test that forgets ``--endpoint`` fails here instead of going out.
 """
 
 from __future__ import annotations
@@ -101,6 +103,25 @@ def stop_server(server: LiveServer) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+
+
+WIKIDATA_ENDPOINT_VARIABLE = "ENGAGEMENTS_WIKIDATA_ENDPOINT"  # settings.wikidata_endpoint
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wikidata_offline() -> Iterator[str]:
+    """No test reaches Wikidata: its endpoint is a loopback port that refuses connections.
+
+    The port stays bound (never listening) for the whole session, so no server started by
+    a test can take it. Set in ``os.environ``, which every CLI subprocess inherits; a test
+    that needs an endpoint passes its stand-in's with ``--endpoint``.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as closed:
+        closed.bind(("127.0.0.1", 0))
+        endpoint = f"http://127.0.0.1:{closed.getsockname()[1]}/sparql"
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(WIKIDATA_ENDPOINT_VARIABLE, endpoint)
+            yield endpoint
 
 
 @pytest.fixture(scope="session")

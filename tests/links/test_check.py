@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -238,3 +240,18 @@ link:organization-jgsdf a dex:WikidataLink ;
     # Asked about, found, and not even a weak match: the alias is an exact name of the item.
     assert (report["links"], report["findings"]) == (1, [])
     assert report["requests"] > 0
+
+
+def test_without_endpoint_a_test_stays_on_loopback(wikidata_offline: str, tmp_path: Path) -> None:
+    """tests/conftest.py points the default endpoint at a closed loopback port: a `links`
+    run that forgets --endpoint fails at once instead of asking the real Wikidata."""
+    assert os.environ["ENGAGEMENTS_WIKIDATA_ENDPOINT"] == wikidata_offline
+    assert urlsplit(wikidata_offline).hostname == "127.0.0.1"
+    from defence_engagements.settings import load_settings
+
+    assert load_settings().wikidata_endpoint == wikidata_offline
+    env = links_env(FIXTURES / "data-clean", tmp_path / "build")
+    for result in (invoke("links", "check", env=env), run_engagements("links", "check", env=env)):
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "did not answer" in result.stderr and "Traceback" not in result.stderr
+    assert not list((tmp_path / "build").rglob("*.json"))  # nothing was answered or cached
