@@ -49,15 +49,19 @@ RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 XSD_DATE = "http://www.w3.org/2001/XMLSchema#date"
 PROV_DERIVED = "http://www.w3.org/ns/prov#wasDerivedFrom"
 
-# How many engagements share one copy of each pool (fan-out).
+# How many engagements share one copy of each pool (fan-out). One copy of a pool is
+# every person (or post, source…) of the real shared files, so a copy per 40
+# engagements gives each synthetic person a few dozen engagements, as officials
+# meet again, and ~45 triples per engagement overall: the size the targets of the
+# performance issue and ../shared/PERF-NOTES.md were measured at (~36–38).
 ENGAGEMENTS_PER_COPY = {
-    "person": 4,
-    "post": 4,
-    "source": 4,
-    "quote": 4,
-    "claim": 4,
-    "organization": 40,
-    "place": 40,
+    "person": 40,
+    "post": 40,
+    "source": 40,
+    "quote": 40,
+    "claim": 40,
+    "organization": 200,
+    "place": 200,
 }
 VIOLATION_KINDS = ("start-date-not-a-date", "host-is-guest", "no-evidence-quote", "no-source")
 
