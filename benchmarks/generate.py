@@ -121,10 +121,20 @@ class Generator:
         self.shared_files = sorted(p for p in (source / "data").glob("*.ttl") if p.is_file())
         self.shared_units = {path: _units(path) for path in self.shared_files}
         self.template_units = {path: _units(path) for path in self.templates}
+        # What vocabulary (countries…) points at stays one real thing, never cloned:
+        # a country's region must exist under its own IRI.
+        vocabulary_refs = {
+            o.value
+            for units in self.shared_units.values()
+            for unit in units
+            if unit.kind not in self.copies and unit.kind != "wikidata-link"
+            for _, _, o in unit.triples
+            if isinstance(o, ox.NamedNode)
+        }
         self.pooled: dict[str, str] = {}  # IRI → kind, for IRIs described in shared files
         for units in self.shared_units.values():
             for unit in units:
-                if unit.kind in self.copies:
+                if unit.kind in self.copies and unit.subject.value not in vocabulary_refs:
                     self.pooled[unit.subject.value] = unit.kind
         self.minted = {
             unit.subject.value for units in self.template_units.values() for unit in units
@@ -177,7 +187,7 @@ class Generator:
             unit
             for units in self.shared_units.values()
             for unit in units
-            if unit.kind not in self.copies and unit.kind != "wikidata-link"
+            if unit.subject.value not in self.pooled and unit.kind != "wikidata-link"
         ]
         referenced = {
             o.value for unit in kept for _, _, o in unit.triples if isinstance(o, ox.NamedNode)
@@ -185,7 +195,7 @@ class Generator:
         for path, units in self.shared_units.items():
             triples: list[Triple] = []
             for unit in units:
-                if unit.kind in self.copies:
+                if unit.subject.value in self.pooled:
                     for copy in range(self.copies[unit.kind]):
                         triples += self._map(unit.triples, copy, 0, f"{copy}")
                 elif unit.kind != "wikidata-link" or unit.subject.value in referenced:

@@ -42,6 +42,7 @@ class Settings:
     queries_dir: Path = Path("queries")
     build_dir: Path = Path("build")
     reasoner: str = "rules"  # OWL 2 RL engine of the build (pipeline/reason.py ENGINES)
+    validator: str = "compiled"  # SHACL engine of the build (pipeline/validate.py ENGINES)
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8000

@@ -188,10 +188,11 @@ def validate_sources(
     cache_dir: Path | None,
     progress: Progress,
     only: list[ParsedFile] | None = None,
+    engine: str = "compiled",
 ) -> list[Finding]:
     units = only if only is not None else [*sources.ontology, *sources.data]
     validator = Validator(
-        Sources.triples(sources.shapes), Sources.triples(sources.ontology), cache_dir
+        Sources.triples(sources.shapes), Sources.triples(sources.ontology), cache_dir, engine
     )
     index = SubjectIndex([*sources.ontology, *sources.data])
     progress.start("validate", len(units))
@@ -217,7 +218,9 @@ def check(
                 parsed = parse_turtle(source, content)
                 sources.data.append(parsed)
             only.append(parsed)
-    findings = validate_sources(sources, cache_dir / "validate", progress, only)
+    findings = validate_sources(
+        sources, cache_dir / "validate", progress, only, engine=settings.validator
+    )
     return sources, findings
 
 
@@ -278,7 +281,9 @@ def _build(
     timed("parse", started)
 
     started = time.perf_counter()
-    findings = validate_sources(sources, cache_dir / "validate", progress)
+    findings = validate_sources(
+        sources, cache_dir / "validate", progress, engine=settings.validator
+    )
     fatal = failing(findings, strict=strict)
     timed("validate", started)
     if fatal:

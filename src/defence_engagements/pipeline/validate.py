@@ -24,14 +24,16 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pyoxigraph as ox
 import rdflib
 
+from defence_engagements.errors import ConfigurationError
 from defence_engagements.namespaces import BASE, PREFIXES
+from defence_engagements.pipeline import shacl
 from defence_engagements.pipeline.parse import ParsedFile
 from defence_engagements.pipeline.reason import to_rdflib
 
@@ -67,10 +69,15 @@ class SubjectIndex:
     """Every asserted triple of the data and ontology, by subject."""
 
     def __init__(self, files: Iterable[ParsedFile]) -> None:
+        self.files = list(files)
         self.by_subject: dict[ox.Term, list[ox.Triple]] = defaultdict(list)
-        for parsed in files:
+        for parsed in self.files:
             for triple in parsed.triples:
                 self.by_subject[triple.subject].append(triple)
+
+    def all_triples(self) -> Iterator[ox.Triple]:
+        for parsed in self.files:
+            yield from parsed.triples
 
     def about(self, nodes: Iterable[ox.Term]) -> set[ox.Triple]:
         out: set[ox.Triple] = set()
@@ -95,21 +102,54 @@ def digest_triples(triples: Iterable[ox.Triple]) -> str:
     return h.hexdigest()
 
 
+ENGINES = ("compiled", "pyshacl")
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """One validation result of either engine, before it is given to a file."""
+
+    focus: rdflib.term.Node
+    shape: rdflib.term.Node | None
+    path: str | None
+    value: rdflib.term.Node | None
+    severity: str
+    component: str
+    message: str
+
+
 class Validator:
-    """pyshacl with the shapes and ontology read once, and an optional on-disk cache."""
+    """The shapes and ontology read once, an engine, and an optional on-disk cache.
+
+    The engine is :mod:`.shacl` (the shapes compiled to queries over pyoxigraph) when
+    it covers every feature the shapes use, else pyshacl, the reference; ``engine=
+    "pyshacl"`` (``ENGAGEMENTS_VALIDATOR=pyshacl``) forces the reference.
+    """
 
     def __init__(
         self,
         shapes: Iterable[ox.Triple],
         ontology: Iterable[ox.Triple],
         cache_dir: Path | None = None,
+        engine: str = "compiled",
     ) -> None:
+        if engine not in ENGINES:
+            raise ConfigurationError(
+                f"unknown validator {engine!r}: set ENGAGEMENTS_VALIDATOR to one of {ENGINES}"
+            )
         shapes, ontology = list(shapes), list(ontology)
         self.shapes_graph = _rdflib_graph(shapes)
-        self.ontology_graph = _rdflib_graph(ontology)
-        self.schema_digest = digest_triples(shapes) + digest_triples(ontology)
+        self.ontology = ontology
+        self.compiled: shacl.CompiledShapes | None = None
+        if engine == "compiled":
+            try:
+                self.compiled = shacl.CompiledShapes(self.shapes_graph)
+            except shacl.Unsupported:
+                self.compiled = None
+        self.engine = "compiled" if self.compiled else "pyshacl"
+        self.schema_digest = self.engine + digest_triples(shapes) + digest_triples(ontology)
         self.cache_dir = cache_dir
-        self.runs = 0  # pyshacl calls made (cache misses), for reports and tests
+        self.runs = 0  # engine runs made (cache misses), for reports and tests
 
     def validate_files(
         self,
@@ -117,12 +157,13 @@ class Validator:
         index: SubjectIndex,
         progress: Callable[[ParsedFile], None] | None = None,
     ) -> list[Finding]:
-        """Findings for ``units``: cached ones read back, the others from ONE pyshacl run
+        """Findings for ``units``: cached ones read back, the others from ONE engine run
         over the union of their validation graphs (one call costs far less than many)."""
         results: dict[int, list[Finding]] = {}
         misses: list[tuple[int, ParsedFile, str, set[ox.Triple]]] = []
+        whole = len(units) == len(index.files)  # every file: the union is the index
         for position, parsed in enumerate(units):
-            graph = validation_graph(parsed, index)
+            graph = set() if whole and self.cache_dir is None else validation_graph(parsed, index)
             key = self._key(parsed, graph)
             cached = self._read_cache(key)
             if cached is None:
@@ -132,10 +173,13 @@ class Validator:
                 if progress:
                     progress(parsed)
         if misses:
-            union: set[ox.Triple] = set()
-            for _, _, _, graph in misses:
-                union |= graph
-            fresh = self._run_pyshacl([parsed for _, parsed, _, _ in misses], union)
+            if whole and len(misses) == len(units):
+                union: Iterable[ox.Triple] = index.all_triples()
+            else:
+                union = set()
+                for _, _, _, graph in misses:
+                    union |= graph
+            fresh = self._distribute([parsed for _, parsed, _, _ in misses], self._run(union))
             for (position, parsed, key, _), findings in zip(misses, fresh, strict=True):
                 self._write_cache(key, findings)
                 results[position] = findings
@@ -161,13 +205,31 @@ class Validator:
         )
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    def _run_pyshacl(self, owners: list[ParsedFile], graph: set[ox.Triple]) -> list[list[Finding]]:
-        """One pyshacl run; each result goes to the files that define its focus node."""
-        import pyshacl  # slow to import; only needed on a cache miss
-
+    def _run(self, graph: Iterable[ox.Triple]) -> list[_Raw]:
+        """Every result over ``graph`` plus the ontology, from the engine."""
         self.runs += 1
+        if self.compiled is not None:
+            store = shacl.load_store(graph)
+            store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in self.ontology)
+            return [
+                _Raw(
+                    focus=to_rdflib(r.focus),
+                    shape=r.shape,
+                    path=_path_text(self.shapes_graph, r.path),
+                    value=None if r.value is None else to_rdflib(r.value),
+                    severity=SEVERITIES.get(r.severity, "Violation"),
+                    component=compact(rdflib.URIRef(r.component)).removeprefix("sh:"),
+                    message=r.messages[0] if r.messages else "",
+                )
+                for r in self.compiled.validate(store)
+            ]
+        return self._run_pyshacl(graph)
+
+    def _run_pyshacl(self, graph: Iterable[ox.Triple]) -> list[_Raw]:
+        import pyshacl  # slow to import; only needed when the reference runs
+
         data_graph = _rdflib_graph(graph)
-        data_graph += self.ontology_graph  # what ont_graph would mix in, without a copy
+        data_graph += _rdflib_graph(self.ontology)  # what ont_graph would mix in
         _conforms, results, _text = pyshacl.validate(
             data_graph,
             shacl_graph=self.shapes_graph,
@@ -176,24 +238,37 @@ class Validator:
             allow_infos=True,
             advanced=True,
         )
-        owned = [{str(t.subject) for t in parsed.triples} for parsed in owners]
-        # A literal focus node (a value checked through sh:node, reported in a result's
-        # sh:detail) belongs to the files that state it.
-        holders_of_value: dict[str, list[tuple[int, int | None]]] | None = None
-        findings: list[list[Finding]] = [[] for _ in owners]
+        raw = []
         for result in results.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")):
 
             def value_of(name: str, result: rdflib.term.Node = result) -> rdflib.term.Node | None:
                 return results.value(result, rdflib.URIRef(SH + name))
 
-            focus_term = value_of("focusNode")
-            focus = _nt(focus_term)
-            path = value_of("resultPath")
-            value = value_of("value")
             messages = sorted(
                 str(m) for m in results.objects(result, rdflib.URIRef(SH + "resultMessage"))
             )
-            if not isinstance(focus_term, rdflib.Literal):
+            raw.append(
+                _Raw(
+                    focus=value_of("focusNode"),  # type: ignore[arg-type]
+                    shape=value_of("sourceShape"),
+                    path=_path_text(results, value_of("resultPath")),
+                    value=value_of("value"),
+                    severity=SEVERITIES.get(str(value_of("resultSeverity")), "Violation"),
+                    component=compact(value_of("sourceConstraintComponent")).removeprefix("sh:"),
+                    message=messages[0] if messages else "",
+                )
+            )
+        return raw
+
+    @staticmethod
+    def _distribute(owners: list[ParsedFile], raw: list[_Raw]) -> list[list[Finding]]:
+        """Each result goes to the files that define its focus node."""
+        owned = [{str(t.subject) for t in parsed.triples} for parsed in owners]
+        holders_of_value: dict[str, list[tuple[int, int | None]]] | None = None
+        findings: list[list[Finding]] = [[] for _ in owners]
+        for result in raw:
+            focus = _nt(result.focus)
+            if not isinstance(result.focus, rdflib.Literal):
                 # A resource defined in no file being validated is only seen partially
                 # here (its types, for sh:class); its own file's validation judges it.
                 holders = [
@@ -202,24 +277,23 @@ class Validator:
                     if focus in owned[position]
                 ]
             else:
+                # A literal focus node (a value checked through sh:node, reported in a
+                # result's sh:detail) belongs to the files that state it.
                 if holders_of_value is None:
                     holders_of_value = _holders_of_values(owners)
                 holders = holders_of_value.get(focus, [])
             for position, line in holders:
-                parsed = owners[position]
                 findings[position].append(
                     Finding(
-                        file=parsed.source.name,
+                        file=owners[position].source.name,
                         line=line,
-                        focus=compact(focus_term),
-                        shape=compact(value_of("sourceShape")),
-                        path=_path_text(results, path),
-                        message=messages[0] if messages else "",
-                        value=None if value is None else compact(value),
-                        severity=SEVERITIES.get(str(value_of("resultSeverity")), "Violation"),
-                        component=compact(value_of("sourceConstraintComponent")).removeprefix(
-                            "sh:"
-                        ),
+                        focus=compact(result.focus),
+                        shape=compact(result.shape),
+                        path=result.path,
+                        message=result.message,
+                        value=None if result.value is None else compact(result.value),
+                        severity=result.severity,
+                        component=result.component,
                     )
                 )
         return findings
