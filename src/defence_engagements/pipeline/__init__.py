@@ -16,7 +16,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -312,15 +312,13 @@ def _build(
     try:
         started = time.perf_counter()
         progress.start("store", None)
-        store = load.write_store(
-            root / STORE_DIRNAME,
-            {
-                GRAPH_ONTOLOGY: ontology,
-                GRAPH_DATA: data,
-                GRAPH_INFERRED: inferred,
-                GRAPH_LINKS: links,
-            },
-        )
+        graphs: dict[str, Iterable[ox.Triple]] = {
+            GRAPH_ONTOLOGY: ontology,
+            GRAPH_DATA: data,
+            GRAPH_INFERRED: inferred,
+            GRAPH_LINKS: links,
+        }
+        store = load.write_store(root / STORE_DIRNAME, graphs)
         modified = built_at.isoformat().replace("+00:00", "Z")
         description = void.describe(
             store,
@@ -335,7 +333,9 @@ def _build(
 
         started = time.perf_counter()
         progress.start("dumps", len(dumps.DUMPS))
-        dump_counts = dumps.write_dumps(store, root / DUMPS_DIRNAME)
+        dump_counts = dumps.write_dumps(
+            {**graphs, GRAPH_METADATA: description}, root / DUMPS_DIRNAME
+        )
         timed("dumps", started)
         del store  # closes RocksDB before the build is published
 

@@ -14,7 +14,6 @@ half entry; an unreadable entry is simply a miss.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pyoxigraph as ox
 
 from defence_engagements.pipeline.parse import ParsedFile, SourceFile
 
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
 
 
 class ParseCache:
@@ -36,7 +35,6 @@ class ParseCache:
             return None
         stem = self.directory / f"{CACHE_VERSION}-{source.sha256}"
         try:
-            lines = json.loads(stem.with_suffix(".json").read_text(encoding="utf-8"))
             triples = [
                 q.triple
                 for q in ox.parse(path=stem.with_suffix(".nt"), format=ox.RdfFormat.N_TRIPLES)
@@ -45,7 +43,7 @@ class ParseCache:
             self.misses += 1
             return None
         self.hits += 1
-        return ParsedFile(source, triples, lines)
+        return ParsedFile(source, triples)
 
     def put(self, parsed: ParsedFile) -> None:
         if self.directory is None:
@@ -55,7 +53,6 @@ class ParseCache:
         _atomic_write(
             stem.with_suffix(".nt"), ox.serialize(parsed.triples, format=ox.RdfFormat.N_TRIPLES)
         )
-        _atomic_write(stem.with_suffix(".json"), json.dumps(parsed.subject_lines).encode())
 
 
 class ReasoningCache:

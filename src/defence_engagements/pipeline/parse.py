@@ -34,8 +34,23 @@ class SourceFile:
 class ParsedFile:
     source: SourceFile
     triples: list[ox.Triple]
-    # N-Triples form of a subject (``<iri>`` or ``_:id``) → line where its statement starts.
-    subject_lines: dict[str, int] = field(default_factory=dict)
+    # The bytes parsed, when at hand; otherwise the line index reads the file again.
+    content: bytes | None = field(default=None, repr=False)
+    _lines: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def subject_lines(self) -> dict[str, int]:
+        """N-Triples form of a subject (``<iri>`` or ``_:id``) → line where its statement
+        starts. Made on first use: only files with findings need it, and tokenising
+        every file would cost four times the parse."""
+        if self._lines is None:
+            content = self.content if self.content is not None else self.source.path.read_bytes()
+            renamed = _stable_blank_nodes(self.source, _parse(self.source, content))
+            self._lines = {
+                (str(renamed[key[2:]]) if key.startswith("_:") and key[2:] in renamed else key): n
+                for key, n in subject_start_lines(content.decode("utf-8", "replace")).items()
+            }
+        return self._lines
 
 
 def read_source(path: Path, name: str, role: str) -> tuple[SourceFile, bytes]:
@@ -66,30 +81,35 @@ def display_name(path: Path, root: Path) -> str:
 
 def parse_turtle(source: SourceFile, content: bytes) -> ParsedFile:
     """Parse one Turtle file; a syntax error names ``file:line:column`` and the parser's message."""
-    try:
-        quads = list(ox.parse(input=content, format=ox.RdfFormat.TURTLE))
-    except SyntaxError as exc:
-        location = SourceLocation(source.name, exc.lineno, exc.offset)
-        raise RdfSyntaxError(location, _parser_message(exc)) from exc
-    renamed: dict[str, ox.BlankNode] = {}
+    quads = _parse(source, content)
+    renamed = _stable_blank_nodes(source, quads)
 
     def stable(term: ox.Term) -> ox.Term:
-        if isinstance(term, ox.BlankNode):
-            node = renamed.get(term.value)
-            if node is None:
-                node = renamed[term.value] = ox.BlankNode(f"{source.sha256[:12]}b{len(renamed)}")
-            return node
-        return term
+        return renamed[term.value] if isinstance(term, ox.BlankNode) else term
 
     triples = [
         ox.Triple(stable(q.subject), q.predicate, stable(q.object))  # type: ignore[arg-type]
         for q in quads
     ]
-    lines = {
-        (str(renamed[key[2:]]) if key.startswith("_:") and key[2:] in renamed else key): line
-        for key, line in subject_start_lines(content.decode("utf-8", "replace")).items()
-    }
-    return ParsedFile(source, triples, lines)
+    return ParsedFile(source, triples, content)
+
+
+def _parse(source: SourceFile, content: bytes) -> list[ox.Quad]:
+    try:
+        return list(ox.parse(input=content, format=ox.RdfFormat.TURTLE))
+    except SyntaxError as exc:
+        location = SourceLocation(source.name, exc.lineno, exc.offset)
+        raise RdfSyntaxError(location, _parser_message(exc)) from exc
+
+
+def _stable_blank_nodes(source: SourceFile, quads: list[ox.Quad]) -> dict[str, ox.BlankNode]:
+    """Blank-node labels that depend on the file's bytes only, not on the parser's run."""
+    renamed: dict[str, ox.BlankNode] = {}
+    for quad in quads:
+        for term in (quad.subject, quad.object):
+            if isinstance(term, ox.BlankNode) and term.value not in renamed:
+                renamed[term.value] = ox.BlankNode(f"{source.sha256[:12]}b{len(renamed)}")
+    return renamed
 
 
 def _parser_message(exc: SyntaxError) -> str:
