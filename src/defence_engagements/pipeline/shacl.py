@@ -100,7 +100,7 @@ class _Shape:
     path: rdflib.term.Node | None = None
     path_sparql: str = ""
     targets: list[str] = field(default_factory=list)  # SPARQL patterns binding ?this
-    constraints: list[tuple[rdflib.URIRef, object]] = field(default_factory=list)
+    constraints: list[tuple[str, object]] = field(default_factory=list)  # (local name, …)
     properties: list[_Shape] = field(default_factory=list)
     sparql: list[_SparqlConstraint] = field(default_factory=list)
 
@@ -178,27 +178,29 @@ class CompiledShapes:
             shape.targets.append(f"VALUES ?this {{ {_term(target)} }}")
         for predicate, obj in sorted(g.predicate_objects(node)):
             if predicate in (SH.node, SH["not"]):
-                shape.constraints.append((predicate, self._shape(obj)))
+                shape.constraints.append((_local(predicate), self._shape(obj)))
             elif predicate in (SH["or"], SH.xone, SH["and"]):
                 members = [self._shape(m) for m in Collection(g, obj)]
-                shape.constraints.append((predicate, members))
+                shape.constraints.append((_local(predicate), members))
             elif predicate == SH["in"]:
-                shape.constraints.append((predicate, {_term(m) for m in Collection(g, obj)}))
+                shape.constraints.append(
+                    (_local(predicate), {_term(m) for m in Collection(g, obj)})
+                )
             elif predicate == SH.pattern:
                 flags = str(g.value(node, SH.flags) or "")
-                shape.constraints.append((predicate, _regex(str(obj), flags)))
+                shape.constraints.append((_local(predicate), _regex(str(obj), flags)))
             elif predicate in (SH.minCount, SH.maxCount, SH.minLength, SH.maxLength):
-                shape.constraints.append((predicate, int(obj)))
+                shape.constraints.append((_local(predicate), int(obj)))
             elif predicate in (SH["class"], SH.datatype, SH.nodeKind, SH.disjoint):
-                shape.constraints.append((predicate, str(obj)))
+                shape.constraints.append((_local(predicate), str(obj)))
             elif predicate == SH.hasValue:
-                shape.constraints.append((predicate, _term(obj)))
+                shape.constraints.append((_local(predicate), _term(obj)))
             elif predicate == SH.property:
                 shape.properties.append(self._shape(obj))
             elif predicate == SH.sparql:
                 shape.sparql.append(self._sparql(obj, shape))
         if shape.path is None and any(
-            p in (SH.minCount, SH.maxCount, SH.disjoint) for p, _ in shape.constraints
+            p in ("minCount", "maxCount", "disjoint") for p, _ in shape.constraints
         ):
             raise Unsupported(f"{node}: a count or pair constraint on a node shape")
         if shape.path is not None and (shape.properties or shape.sparql):
@@ -275,6 +277,21 @@ class CompiledShapes:
         return results
 
 
+def _local(predicate: rdflib.term.Node) -> str:
+    return str(predicate).removeprefix(str(SH))
+
+
+_COMPONENTS: dict[str, str] = {}
+
+
+def _component(name: str) -> str:
+    """The IRI of a constraint component: ``minCount`` → ``sh:MinCountConstraintComponent``."""
+    iri = _COMPONENTS.get(name)
+    if iri is None:
+        iri = _COMPONENTS[name] = f"{SH}{name[0].upper()}{name[1:]}ConstraintComponent"
+    return iri
+
+
 def _regex(pattern: str, flags: str) -> re.Pattern[str]:
     python_flags = 0
     for flag, value in (("i", re.IGNORECASE), ("s", re.DOTALL), ("m", re.MULTILINE)):
@@ -346,21 +363,19 @@ class _Run:
     def property_results(self, shape: _Shape, node: ox.Term, values: list[ox.Term]) -> list[Result]:
         results: list[Result] = []
         for component, parameter in shape.constraints:
-            if component == SH.minCount and len(values) < parameter:  # type: ignore[operator]
-                results.append(self._result(shape, node, None, SH.MinCountConstraintComponent))
-            elif component == SH.maxCount and len(values) > parameter:  # type: ignore[operator]
-                results.append(self._result(shape, node, None, SH.MaxCountConstraintComponent))
-            elif component == SH.hasValue:
+            if component == "minCount" and len(values) < parameter:  # type: ignore[operator]
+                results.append(self._result(shape, node, None, _component("minCount")))
+            elif component == "maxCount" and len(values) > parameter:  # type: ignore[operator]
+                results.append(self._result(shape, node, None, _component("maxCount")))
+            elif component == "hasValue":
                 if parameter not in values:
-                    results.append(self._result(shape, node, None, SH.HasValueConstraintComponent))
-            elif component == SH.disjoint:
+                    results.append(self._result(shape, node, None, _component("hasValue")))
+            elif component == "disjoint":
                 others = set(self.values_of_node(node, f"<{parameter}>"))
                 for value in values:
                     if value in others:
-                        results.append(
-                            self._result(shape, node, value, SH.DisjointConstraintComponent)
-                        )
-            elif component not in (SH.minCount, SH.maxCount, SH.hasValue):
+                        results.append(self._result(shape, node, value, _component("disjoint")))
+            elif component not in ("minCount", "maxCount", "hasValue"):
                 for value in values:
                     results += self._check(shape, node, value, value, component, parameter)
         return results
@@ -371,57 +386,55 @@ class _Run:
         focus: ox.Term,
         value: ox.Term | None,
         checked: ox.Term,
-        component: rdflib.URIRef,
+        component: str,
         parameter: object,
     ) -> list[Result]:
         """The result (and its details) if ``checked`` fails one value constraint."""
-        name = str(component).removeprefix(str(SH))
         ok: bool
         details: list[Result] = []
-        if component == SH["class"]:
+        if component == "class":
             ok = checked in self.instances(parameter)  # type: ignore[arg-type]
-        elif component == SH.datatype:
+        elif component == "datatype":
             ok = _has_datatype(checked, parameter)  # type: ignore[arg-type]
-        elif component == SH.nodeKind:
+        elif component == "nodeKind":
             ok = _has_node_kind(checked, parameter)  # type: ignore[arg-type]
-        elif component == SH.pattern:
+        elif component == "pattern":
             ok = not isinstance(checked, ox.BlankNode) and bool(
                 parameter.search(checked.value)  # type: ignore[attr-defined, union-attr]
             )
-        elif component in (SH.minLength, SH.maxLength):
+        elif component in ("minLength", "maxLength"):
             if isinstance(checked, ox.BlankNode):
                 ok = False
             else:
                 length = len(checked.value)  # type: ignore[union-attr]
-                ok = length >= parameter if component == SH.minLength else length <= parameter  # type: ignore[operator]
-        elif component == SH["in"]:
+                ok = length >= parameter if component == "minLength" else length <= parameter  # type: ignore[operator]
+        elif component == "in":
             ok = checked in parameter  # type: ignore[operator]
-        elif component == SH.hasValue:
+        elif component == "hasValue":
             ok = checked == parameter
-        elif component == SH.node:
+        elif component == "node":
             details = list(self._all_results(parameter, checked))  # type: ignore[arg-type]
             ok = not details
-        elif component == SH["not"]:
+        elif component == "not":
             ok = not self.conforms(parameter, checked)  # type: ignore[arg-type]
-        elif component == SH["and"]:
+        elif component == "and":
             ok = all(self.conforms(m, checked) for m in parameter)  # type: ignore[attr-defined]
-        elif component == SH["or"]:
+        elif component == "or":
             ok = any(self.conforms(m, checked) for m in parameter)  # type: ignore[attr-defined]
-        elif component == SH.xone:
+        elif component == "xone":
             ok = sum(self.conforms(m, checked) for m in parameter) == 1  # type: ignore[attr-defined]
         else:
-            raise Unsupported(f"constraint {name}")
+            raise Unsupported(f"constraint sh:{component}")
         if ok:
             return []
-        component_iri = SH[name[0].upper() + name[1:] + "ConstraintComponent"]
-        return [self._result(shape, focus, checked, component_iri), *details]
+        return [self._result(shape, focus, checked, _component(component)), *details]
 
     def _result(
         self,
         shape: _Shape,
         focus: ox.Term,
         value: ox.Term | None,
-        component: rdflib.URIRef,
+        component: str,
         messages: tuple[str, ...] | None = None,
         severity: str | None = None,
     ) -> Result:
@@ -431,7 +444,7 @@ class _Run:
             path=shape.path,
             value=value,
             severity=severity or shape.severity,
-            component=str(component),
+            component=component,
             messages=shape.messages if messages is None else messages,
         )
 
@@ -456,7 +469,7 @@ class _Run:
                 shape,
                 focus,
                 value,
-                SH.SPARQLConstraintComponent,
+                str(SH.SPARQLConstraintComponent),
                 messages=messages,
                 severity=constraint.severity,
             )
@@ -519,15 +532,18 @@ def _well_formed(term: ox.Literal) -> bool:
     return known
 
 
+_NODE_KINDS = {
+    str(SH.IRI): (ox.NamedNode,),
+    str(SH.Literal): (ox.Literal,),
+    str(SH.BlankNode): (ox.BlankNode,),
+    str(SH.BlankNodeOrIRI): (ox.BlankNode, ox.NamedNode),
+    str(SH.BlankNodeOrLiteral): (ox.BlankNode, ox.Literal),
+    str(SH.IRIOrLiteral): (ox.NamedNode, ox.Literal),
+}
+
+
 def _has_node_kind(term: ox.Term, kind: str) -> bool:
-    allowed = {
-        str(SH.IRI): (ox.NamedNode,),
-        str(SH.Literal): (ox.Literal,),
-        str(SH.BlankNode): (ox.BlankNode,),
-        str(SH.BlankNodeOrIRI): (ox.BlankNode, ox.NamedNode),
-        str(SH.BlankNodeOrLiteral): (ox.BlankNode, ox.Literal),
-        str(SH.IRIOrLiteral): (ox.NamedNode, ox.Literal),
-    }.get(kind)
+    allowed = _NODE_KINDS.get(kind)
     if allowed is None:
         raise Unsupported(f"node kind {kind}")
     return isinstance(term, allowed)

@@ -263,7 +263,10 @@ class Validator:
     @staticmethod
     def _distribute(owners: list[ParsedFile], raw: list[_Raw]) -> list[list[Finding]]:
         """Each result goes to the files that define its focus node."""
-        owned = [{str(t.subject) for t in parsed.triples} for parsed in owners]
+        owners_of: dict[str, list[int]] = defaultdict(list)  # subject → files defining it
+        for position, parsed in enumerate(owners):
+            for subject in {str(t.subject) for t in parsed.triples}:
+                owners_of[subject].append(position)
         holders_of_value: dict[str, list[tuple[int, int | None]]] | None = None
         findings: list[list[Finding]] = [[] for _ in owners]
         for result in raw:
@@ -272,9 +275,8 @@ class Validator:
                 # A resource defined in no file being validated is only seen partially
                 # here (its types, for sh:class); its own file's validation judges it.
                 holders = [
-                    (position, parsed.subject_lines.get(focus))
-                    for position, parsed in enumerate(owners)
-                    if focus in owned[position]
+                    (position, owners[position].subject_lines.get(focus))
+                    for position in owners_of.get(focus, ())
                 ]
             else:
                 # A literal focus node (a value checked through sh:node, reported in a
