@@ -1,0 +1,100 @@
+"""Validation of one source tree by the build's path and by one whole-graph pyshacl run.
+
+Both read the same pyoxigraph parse of the tree; each result is reduced to (focus
+node, source shape, path, value, severity), nested results included, so the two
+sets compare by hash across processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import rdflib
+
+from defence_engagements.pipeline import validate
+from defence_engagements.pipeline.parse import ParsedFile, parse_turtle, read_source
+
+SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+Result = tuple[str, str, str, str, str]
+
+
+@dataclass
+class ParsedTree:
+    ontology: list[ParsedFile]
+    data: list[ParsedFile]
+    shapes: list[ParsedFile]
+
+
+def _parse(tree: Path, role: str, pattern: str) -> list[ParsedFile]:
+    files = []
+    for path in sorted((tree / role).glob(pattern)):
+        source, content = read_source(path, path.relative_to(tree).as_posix(), role)
+        files.append(parse_turtle(source, content))
+    return files
+
+
+def parse_tree(tree: Path) -> ParsedTree:
+    return ParsedTree(
+        _parse(tree, "ontology", "*.ttl"),
+        _parse(tree, "data", "**/*.ttl"),
+        _parse(tree, "shapes", "*.ttl"),
+    )
+
+
+def _triples(files: list[ParsedFile]):
+    return (t for f in files for t in f.triples)
+
+
+def ours(tree: ParsedTree) -> tuple[set[Result], float]:
+    """What ``engagements build`` runs: every file, one engine run, results per file."""
+    started = time.perf_counter()
+    validator = validate.Validator(_triples(tree.shapes), _triples(tree.ontology))
+    units = [*tree.ontology, *tree.data]
+    findings = validator.validate_files(units, validate.SubjectIndex(units))
+    seconds = time.perf_counter() - started
+    return {(f.focus, f.shape, f.path or "", f.value or "", f.severity) for f in findings}, seconds
+
+
+def whole_graph_pyshacl(tree: ParsedTree) -> tuple[set[Result], float]:
+    """One pyshacl run over data + ontology; the rdflib graphs are made outside the timing."""
+    import pyshacl
+
+    data = validate._rdflib_graph(_triples([*tree.data, *tree.ontology]))
+    shapes = validate._rdflib_graph(_triples(tree.shapes))
+    started = time.perf_counter()
+    _conforms, report, _text = pyshacl.validate(
+        data,
+        shacl_graph=shapes,
+        inference="none",
+        allow_warnings=True,
+        allow_infos=True,
+        advanced=True,
+    )
+    seconds = time.perf_counter() - started
+    found = set()
+    for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
+        value = report.value(result, SH.value)
+        found.add(
+            (
+                validate.compact(report.value(result, SH.focusNode)),
+                validate.compact(report.value(result, SH.sourceShape)),
+                validate._path_text(report, report.value(result, SH.resultPath)) or "",
+                "" if value is None else validate.compact(value),
+                validate.SEVERITIES.get(str(report.value(result, SH.resultSeverity)), "?"),
+            )
+        )
+    return found, seconds
+
+
+ENGINES: dict[str, Callable[[ParsedTree], tuple[set[Result], float]]] = {
+    "ours": ours,
+    "pyshacl": whole_graph_pyshacl,
+}
+
+
+def digest(results: set[Result]) -> str:
+    return hashlib.sha256("\n".join("\t".join(r) for r in sorted(results)).encode()).hexdigest()
