@@ -13,12 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import rdflib
-
 from defence_engagements.pipeline import validate
 from defence_engagements.pipeline.parse import ParsedFile, parse_turtle, read_source
 
-SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
 Result = tuple[str, str, str, str, str]
 
 
@@ -61,33 +58,17 @@ def ours(tree: ParsedTree) -> tuple[set[Result], float]:
 
 def whole_graph_pyshacl(tree: ParsedTree) -> tuple[set[Result], float]:
     """One pyshacl run over data + ontology; the rdflib graphs are made outside the timing."""
-    import pyshacl
-
     data = validate._rdflib_graph(_triples([*tree.data, *tree.ontology]))
     shapes = validate._rdflib_graph(_triples(tree.shapes))
     started = time.perf_counter()
-    _conforms, report, _text = pyshacl.validate(
-        data,
-        shacl_graph=shapes,
-        inference="none",
-        allow_warnings=True,
-        allow_infos=True,
-        advanced=True,
-    )
+    results = validate.pyshacl_results(data, shapes)
     seconds = time.perf_counter() - started
-    found = set()
-    for result in report.subjects(rdflib.RDF.type, SH.ValidationResult):
-        value = report.value(result, SH.value)
-        found.add(
-            (
-                validate.compact(report.value(result, SH.focusNode)),
-                validate.compact(report.value(result, SH.sourceShape)),
-                validate._path_text(report, report.value(result, SH.resultPath)) or "",
-                "" if value is None else validate.compact(value),
-                validate.SEVERITIES.get(str(report.value(result, SH.resultSeverity)), "?"),
-            )
-        )
-    return found, seconds
+    return {_key(r.key()) for r in results}, seconds
+
+
+def _key(key: tuple[str, str, str | None, str | None, str, str]) -> Result:
+    focus, shape, path, value, severity, _component = key
+    return (focus, shape, path or "", value or "", severity)
 
 
 ENGINES: dict[str, Callable[[ParsedTree], tuple[set[Result], float]]] = {

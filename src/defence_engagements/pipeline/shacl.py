@@ -32,6 +32,8 @@ import pyoxigraph as ox
 import rdflib
 from rdflib.collection import Collection
 
+from defence_engagements.pipeline.reason import from_rdflib
+
 SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
 RDF = rdflib.RDF
 XSD = "http://www.w3.org/2001/XMLSchema#"
@@ -114,18 +116,6 @@ class _SparqlConstraint:
     messages: tuple[str, ...]
 
 
-def _term(node: rdflib.term.Node) -> ox.Term:
-    if isinstance(node, rdflib.URIRef):
-        return ox.NamedNode(str(node))
-    if isinstance(node, rdflib.BNode):
-        return ox.BlankNode(str(node))
-    if isinstance(node, rdflib.Literal):
-        if node.language:
-            return ox.Literal(str(node), language=node.language)
-        return ox.Literal(str(node), datatype=ox.NamedNode(str(node.datatype or XSD + "string")))
-    raise Unsupported(f"not an RDF term: {node!r}")
-
-
 def _iri(node: rdflib.term.Node) -> str:
     if not isinstance(node, rdflib.URIRef):
         raise Unsupported(f"expected an IRI, found {node!r}")
@@ -175,7 +165,7 @@ class CompiledShapes:
         for prop in g.objects(node, SH.targetObjectsOf):
             shape.targets.append(f"[] {_iri(prop)} ?this .")
         for target in g.objects(node, SH.targetNode):
-            shape.targets.append(f"VALUES ?this {{ {_term(target)} }}")
+            shape.targets.append(f"VALUES ?this {{ {from_rdflib(target)} }}")
         for predicate, obj in sorted(g.predicate_objects(node)):
             if predicate in (SH.node, SH["not"]):
                 shape.constraints.append((_local(predicate), self._shape(obj)))
@@ -184,7 +174,7 @@ class CompiledShapes:
                 shape.constraints.append((_local(predicate), members))
             elif predicate == SH["in"]:
                 shape.constraints.append(
-                    (_local(predicate), {_term(m) for m in Collection(g, obj)})
+                    (_local(predicate), {from_rdflib(m) for m in Collection(g, obj)})
                 )
             elif predicate == SH.pattern:
                 flags = str(g.value(node, SH.flags) or "")
@@ -194,7 +184,7 @@ class CompiledShapes:
             elif predicate in (SH["class"], SH.datatype, SH.nodeKind, SH.disjoint):
                 shape.constraints.append((_local(predicate), str(obj)))
             elif predicate == SH.hasValue:
-                shape.constraints.append((_local(predicate), _term(obj)))
+                shape.constraints.append((_local(predicate), from_rdflib(obj)))
             elif predicate == SH.property:
                 shape.properties.append(self._shape(obj))
             elif predicate == SH.sparql:

@@ -106,7 +106,7 @@ ENGINES = ("compiled", "pyshacl")
 
 
 @dataclass(frozen=True)
-class _Raw:
+class RawResult:
     """One validation result of either engine, before it is given to a file."""
 
     focus: rdflib.term.Node
@@ -116,6 +116,18 @@ class _Raw:
     severity: str
     component: str
     message: str
+
+    def key(self) -> tuple[str, str, str | None, str | None, str, str]:
+        """What two engines must agree on: everything but the message's wording."""
+        value = None if self.value is None else compact(self.value)
+        return (
+            compact(self.focus),
+            compact(self.shape),
+            self.path,
+            value,
+            self.severity,
+            self.component,
+        )
 
 
 class Validator:
@@ -179,7 +191,7 @@ class Validator:
                 union = set()
                 for _, _, _, graph in misses:
                     union |= graph
-            fresh = self._distribute([parsed for _, parsed, _, _ in misses], self._run(union))
+            fresh = self._distribute([parsed for _, parsed, _, _ in misses], self.run(union))
             for (position, parsed, key, _), findings in zip(misses, fresh, strict=True):
                 self._write_cache(key, findings)
                 results[position] = findings
@@ -205,14 +217,14 @@ class Validator:
         )
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
-    def _run(self, graph: Iterable[ox.Triple]) -> list[_Raw]:
+    def run(self, graph: Iterable[ox.Triple]) -> list[RawResult]:
         """Every result over ``graph`` plus the ontology, from the engine."""
         self.runs += 1
         if self.compiled is not None:
             store = shacl.load_store(graph)
             store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in self.ontology)
             return [
-                _Raw(
+                RawResult(
                     focus=to_rdflib(r.focus),
                     shape=r.shape,
                     path=_path_text(self.shapes_graph, r.path),
@@ -223,45 +235,12 @@ class Validator:
                 )
                 for r in self.compiled.validate(store)
             ]
-        return self._run_pyshacl(graph)
-
-    def _run_pyshacl(self, graph: Iterable[ox.Triple]) -> list[_Raw]:
-        import pyshacl  # slow to import; only needed when the reference runs
-
         data_graph = _rdflib_graph(graph)
         data_graph += _rdflib_graph(self.ontology)  # what ont_graph would mix in
-        _conforms, results, _text = pyshacl.validate(
-            data_graph,
-            shacl_graph=self.shapes_graph,
-            inference="none",
-            allow_warnings=True,
-            allow_infos=True,
-            advanced=True,
-        )
-        raw = []
-        for result in results.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")):
-
-            def value_of(name: str, result: rdflib.term.Node = result) -> rdflib.term.Node | None:
-                return results.value(result, rdflib.URIRef(SH + name))
-
-            messages = sorted(
-                str(m) for m in results.objects(result, rdflib.URIRef(SH + "resultMessage"))
-            )
-            raw.append(
-                _Raw(
-                    focus=value_of("focusNode"),  # type: ignore[arg-type]
-                    shape=value_of("sourceShape"),
-                    path=_path_text(results, value_of("resultPath")),
-                    value=value_of("value"),
-                    severity=SEVERITIES.get(str(value_of("resultSeverity")), "Violation"),
-                    component=compact(value_of("sourceConstraintComponent")).removeprefix("sh:"),
-                    message=messages[0] if messages else "",
-                )
-            )
-        return raw
+        return pyshacl_results(data_graph, self.shapes_graph)
 
     @staticmethod
-    def _distribute(owners: list[ParsedFile], raw: list[_Raw]) -> list[list[Finding]]:
+    def _distribute(owners: list[ParsedFile], raw: list[RawResult]) -> list[list[Finding]]:
         """Each result goes to the files that define its focus node."""
         owners_of: dict[str, list[int]] = defaultdict(list)  # subject → files defining it
         for position, parsed in enumerate(owners):
@@ -317,6 +296,42 @@ class Validator:
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
         temporary.replace(target)
+
+
+def pyshacl_results(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> list[RawResult]:
+    """One pyshacl run (the reference: ``advanced=True``, no inference), nested results
+    included."""
+    import pyshacl  # slow to import; only needed when the reference runs
+
+    _conforms, results, _text = pyshacl.validate(
+        data_graph,
+        shacl_graph=shapes_graph,
+        inference="none",
+        allow_warnings=True,
+        allow_infos=True,
+        advanced=True,
+    )
+    raw = []
+    for result in results.subjects(rdflib.RDF.type, rdflib.URIRef(SH + "ValidationResult")):
+
+        def value_of(name: str, result: rdflib.term.Node = result) -> rdflib.term.Node | None:
+            return results.value(result, rdflib.URIRef(SH + name))
+
+        messages = sorted(
+            str(m) for m in results.objects(result, rdflib.URIRef(SH + "resultMessage"))
+        )
+        raw.append(
+            RawResult(
+                focus=value_of("focusNode"),  # type: ignore[arg-type]
+                shape=value_of("sourceShape"),
+                path=_path_text(results, value_of("resultPath")),
+                value=value_of("value"),
+                severity=SEVERITIES.get(str(value_of("resultSeverity")), "Violation"),
+                component=compact(value_of("sourceConstraintComponent")).removeprefix("sh:"),
+                message=messages[0] if messages else "",
+            )
+        )
+    return raw
 
 
 def _holders_of_values(owners: list[ParsedFile]) -> dict[str, list[tuple[int, int | None]]]:
