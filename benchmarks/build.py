@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,9 +60,13 @@ def timed_build(tree: Path, build_dir: Path) -> dict[str, Any]:
 def touch_one_engagement(tree: Path, round_number: int) -> Path:
     target = sorted((tree / "data" / "engagements").glob("*.ttl"))[0]
     text = target.read_text(encoding="utf-8")
-    marker = "[synthetic "
-    text = text.replace(marker, f"[edited {round_number} synthetic ", 1)
-    target.write_text(text, encoding="utf-8")
+    # A new label every round (an edit that restored the last one would be a no-op build).
+    edited, count = re.subn(
+        r"\[(edited \d+ )?synthetic ", f"[edited {round_number} synthetic ", text, count=1
+    )
+    if count != 1 or edited == text:
+        raise RuntimeError(f"no label to edit in {target}")
+    target.write_text(edited, encoding="utf-8")
     return target
 
 
