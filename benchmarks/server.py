@@ -36,7 +36,7 @@ from typing import Any
 import httpx
 
 from benchmarks import trees
-from benchmarks.measure import REPO_ROOT, write_results
+from benchmarks.measure import REPO_ROOT, median, write_results
 
 VENV_BIN = Path(sys.executable).parent
 DEX = "https://w3id.org/defence-engagements/def#"
@@ -165,7 +165,11 @@ def sparql_paths(server: Server, queries: list[str]) -> list[str]:
 
 
 def measure(
-    server: Server, engagements: list[str], duration: int, page_paths: list[str] | None
+    server: Server,
+    engagements: list[str],
+    duration: int,
+    page_paths: list[str] | None,
+    runs: int = 3,
 ) -> dict[str, Any]:
     light = sparql_paths(server, [light_query(e) for e in engagements])
     workloads: dict[str, tuple[list[str], str]] = {
@@ -182,7 +186,12 @@ def measure(
             results[name] = {"error": f"HTTP {check.status_code}"}
             continue
         for connections in CONCURRENCY:
-            results[f"{name}@{connections}"] = wrk(server.url, paths, accept, connections, duration)
+            samples = [wrk(server.url, paths, accept, connections, duration) for _ in range(runs)]
+            results[f"{name}@{connections}"] = {
+                **{key: median([s[key] for s in samples]) for key in ("rps", "p50_ms", "p99_ms")},
+                "non_2xx": sum(s["non_2xx"] for s in samples),
+                "runs": runs,
+            }
             print(server.name, name, connections, results[f"{name}@{connections}"], flush=True)
     return results
 
@@ -213,6 +222,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks server", description=__doc__)
     parser.add_argument("--engagements", type=int, default=10000)
     parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--runs", type=int, default=3, help="wrk runs per case (medians)")
     parser.add_argument("--servers", default="ours,oxigraph,rdflib")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -283,7 +293,7 @@ def main(argv: list[str]) -> None:
             )
         try:
             server.wait(sparql_paths(server, ["ASK {}"])[0])
-            results[name] = measure(server, iris, args.duration, pages)
+            results[name] = measure(server, iris, args.duration, pages, args.runs)
         finally:
             server.stop()
     ratios: dict[str, float] = {}
