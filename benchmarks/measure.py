@@ -51,6 +51,27 @@ def run_step(step: str, *args: str, timeout: float | None = None) -> StepResult 
     )
 
 
+def timed_runs(
+    step: str, args: list[str], *, runs: int, timeout: float | None, keys: tuple[str, ...]
+) -> dict[str, Any]:
+    """``runs`` runs of one step: the median time, peak memory and the first run's
+    ``keys``; ``{"timeout": limit}`` when the first run did not finish in time."""
+    results: list[StepResult] = []
+    for _ in range(runs):
+        result = run_step(step, *args, timeout=timeout)
+        if result is None:
+            break
+        results.append(result)
+    if not results:
+        return {"timeout": timeout}
+    return {
+        "seconds": median([r.seconds for r in results]),
+        "runs": len(results),
+        "peak_mb": max(r.peak_mb for r in results),
+        **{key: results[0].details[key] for key in keys},
+    }
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 

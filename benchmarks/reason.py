@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from benchmarks import trees
-from benchmarks.measure import median, run_step, write_results
+from benchmarks.measure import timed_runs, write_results
 
 
 def run(sizes: list[int], runs: int, owlrl_timeout: float, owlrl_runs: int) -> dict[str, Any]:
@@ -28,32 +28,14 @@ def run(sizes: list[int], runs: int, owlrl_timeout: float, owlrl_runs: int) -> d
             if engine == "owlrl" and owlrl_gave_up:
                 row["owlrl"] = {"skipped": f"did not finish within {owlrl_timeout:.0f} s before"}
                 continue
-            attempts = owlrl_runs if engine == "owlrl" else runs
-            results = []
-            for _ in range(attempts):
-                result = run_step(
-                    "reason",
-                    engine,
-                    str(tree),
-                    str(out),
-                    timeout=owlrl_timeout if engine == "owlrl" else None,
-                )
-                if result is None:
-                    owlrl_gave_up = True
-                    break
-                results.append(result)
-            if not results:
-                row[engine] = {"timeout": owlrl_timeout}
-                continue
-            row[engine] = {
-                "seconds": median([r.seconds for r in results]),
-                "runs": len(results),
-                "peak_mb": max(r.peak_mb for r in results),
-                "inferred": results[0].details["inferred"],
-                "digest": results[0].details["digest"],
-                "data_digest": results[0].details["data_digest"],
-                "data_inferred": results[0].details["data_inferred"],
-            }
+            row[engine] = timed_runs(
+                "reason",
+                [engine, str(tree), str(out)],
+                runs=owlrl_runs if engine == "owlrl" else runs,
+                timeout=owlrl_timeout if engine == "owlrl" else None,
+                keys=("inferred", "digest", "data_digest", "data_inferred"),
+            )
+            owlrl_gave_up |= "timeout" in row[engine]
         ours = row["ours"]
         for other in ("owlrl", "reasonable"):
             theirs = row.get(other, {})

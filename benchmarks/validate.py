@@ -14,7 +14,7 @@ import argparse
 from typing import Any
 
 from benchmarks import trees
-from benchmarks.measure import median, run_step, write_results
+from benchmarks.measure import timed_runs, write_results
 
 
 def run(sizes: list[int], runs: int, pyshacl_timeout: float, pyshacl_runs: int) -> dict[str, Any]:
@@ -28,23 +28,14 @@ def run(sizes: list[int], runs: int, pyshacl_timeout: float, pyshacl_runs: int) 
             if engine == "pyshacl" and pyshacl_gave_up:
                 row[engine] = {"skipped": f"did not finish within {pyshacl_timeout:.0f} s before"}
                 continue
-            results = []
-            for _ in range(pyshacl_runs if engine == "pyshacl" else runs):
-                timeout = pyshacl_timeout if engine == "pyshacl" else None
-                result = run_step("validate", engine, str(tree), timeout=timeout)
-                if result is None:
-                    pyshacl_gave_up = True
-                    break
-                results.append(result)
-            if not results:
-                row[engine] = {"timeout": pyshacl_timeout}
-                continue
-            row[engine] = {
-                "seconds": median([r.seconds for r in results]),
-                "runs": len(results),
-                "peak_mb": max(r.peak_mb for r in results),
-                **{k: results[0].details[k] for k in ("results", "violations", "digest")},
-            }
+            row[engine] = timed_runs(
+                "validate",
+                [engine, str(tree)],
+                runs=pyshacl_runs if engine == "pyshacl" else runs,
+                timeout=pyshacl_timeout if engine == "pyshacl" else None,
+                keys=("results", "violations", "digest"),
+            )
+            pyshacl_gave_up |= "timeout" in row[engine]
         theirs = row.get("pyshacl", {})
         if "seconds" in theirs:
             row["speedup"] = theirs["seconds"] / row["ours"]["seconds"]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import rdflib
+from benchmarks import validation
 from benchmarks.generate import Generator
 
 from defence_engagements.pipeline import validate
-from defence_engagements.pipeline.parse import ParsedFile, parse_turtle, read_source
+from defence_engagements.pipeline.parse import ParsedFile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
@@ -22,14 +23,6 @@ def violated_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("violated") / "tree"
     Generator(REPO_ROOT, engagements=10, seed=5).write(out, violations=PLANTED)
     return out
-
-
-def _parse_all(tree: Path, role: str, pattern: str) -> list[ParsedFile]:
-    parsed = []
-    for path in sorted((tree / role).glob(pattern)):
-        source, content = read_source(path, path.relative_to(tree).as_posix(), role)
-        parsed.append(parse_turtle(source, content))
-    return parsed
 
 
 def _whole_graph(data: list[ParsedFile], shapes: list[ParsedFile], ontology: list[ParsedFile]):
@@ -46,9 +39,8 @@ Result = tuple[str, str, str | None, str | None, str]
 @pytest.fixture(scope="session")
 def both_paths(violated_tree: Path) -> tuple[set[Result], set[Result]]:
     """(the build's per-file findings, one whole-graph pyshacl run's) on the same parse."""
-    data = _parse_all(violated_tree, "data", "**/*.ttl")
-    shapes = _parse_all(violated_tree, "shapes", "*.ttl")
-    ontology = _parse_all(violated_tree, "ontology", "*.ttl")
+    tree = validation.parse_tree(violated_tree)
+    data, shapes, ontology = tree.data, tree.shapes, tree.ontology
     validator = validate.Validator(
         (t for f in shapes for t in f.triples), (t for f in ontology for t in f.triples)
     )
