@@ -1,6 +1,6 @@
 """Server suite: our endpoint against `oxigraph serve-read-only` and rdflib-endpoint, with wrk.
 
-``python -m benchmarks server [--engagements 10000] [--duration 10]
+``python -m benchmarks server [--engagements 10000] [--duration 10] [--runs 3]
 [--servers ours,oxigraph,rdflib]``
 
 Every server gets the same quads: ours serves a build of the generated tree;
@@ -256,7 +256,7 @@ def main(argv: list[str]) -> None:
                 },
             )
             base = "https://w3id.org/defence-engagements"
-            pages = [iri.removeprefix(base) for iri in iris]
+            pages = [iri.removeprefix(base).replace("/id/", "/doc/", 1) for iri in iris]
         elif name == "oxigraph":
             server = Server(
                 name,
@@ -296,6 +296,7 @@ def main(argv: list[str]) -> None:
             results[name] = measure(server, iris, args.duration, pages, args.runs)
         finally:
             server.stop()
+    write_results("server", results)  # the measurements first, whatever follows
     ratios: dict[str, float] = {}
     for key, ours in results.get("ours", {}).items():
         for other in ("oxigraph", "rdflib"):
@@ -303,8 +304,8 @@ def main(argv: list[str]) -> None:
             if (
                 isinstance(ours, dict)
                 and isinstance(theirs, dict)
-                and "rps" in ours
-                and "rps" in theirs
+                and ours.get("rps")
+                and theirs.get("rps")
             ):
                 ratios[f"{key} ours/{other} rps"] = ours["rps"] / theirs["rps"]
                 ratios[f"{key} ours/{other} p50"] = ours["p50_ms"] / theirs["p50_ms"]
