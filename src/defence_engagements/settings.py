@@ -49,6 +49,8 @@ class Settings:
     public_base_url: str | None = None  # e.g. https://example.org/ ; default http://host:port/
     query_timeout: float = 30.0  # seconds; the server's maximum, also its default
     max_rows: int = 100_000
+    # Answers up to this size are kept (512 at most) and repeated without running again.
+    answer_memo_entry_bytes: int = 256 * 1024
     max_body_bytes: int = 1_000_000
     max_query_length: int = 100_000
     query_workers: int = 2

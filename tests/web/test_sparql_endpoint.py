@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from urllib.parse import urlencode
 
 import httpx
@@ -14,6 +15,8 @@ import rdflib
 from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import CSV, JSON, TSV, XML, SPARQLWrapper
+
+from defence_engagements.settings import load_settings
 
 SELECT = """PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
 SELECT ?thing ?label WHERE { ?thing a ?class ; rdfs:label ?label }
@@ -393,3 +396,26 @@ def test_a_browser_following_a_query_link_gets_the_query_page(site, client):
         site.url("sparql"), params={"query": ASK, "format": "json"}, headers={"Accept": browser}
     )
     assert forced.json()["boolean"] is True
+
+
+def test_a_repeated_answer_comes_from_the_memo_and_equals_the_first(site, client):
+    query = f"SELECT (COUNT(*) AS ?n) WHERE {{ ?s ?p ?o }} # memo {uuid.uuid4()}"
+    first = client.get(site.url("sparql"), params={"query": query})
+    assert first.status_code == 200 and first.headers["x-cache"] == "miss"
+    again = client.get(site.url("sparql"), params={"query": query})
+    assert again.headers["x-cache"] == "hit"
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert again.headers["content-type"] == first.headers["content-type"]
+    as_csv = client.get(site.url("sparql"), params={"query": query}, headers={"Accept": "text/csv"})
+    assert as_csv.headers["x-cache"] == "miss" and as_csv.text.startswith("n\r\n")
+
+
+def test_volatile_and_large_answers_are_not_remembered(site, client):
+    volatile = client.get(site.url("sparql"), params={"query": "SELECT (NOW() AS ?t) {}"})
+    assert "x-cache" not in volatile.headers
+    assert volatile.headers["cache-control"] == "no-store"
+    everything = f"SELECT * WHERE {{ ?s ?p ?o }} # large {uuid.uuid4()}"
+    for _ in range(2):
+        large = client.get(site.url("sparql"), params={"query": everything})
+        assert len(large.content) > load_settings().answer_memo_entry_bytes
+        assert large.headers["x-cache"] == "miss"

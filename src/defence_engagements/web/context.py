@@ -23,3 +23,9 @@ class WebContext:
     descriptions: Memo[list[pyoxigraph.Triple]] = field(default_factory=Memo)
     # ETag → rendered page body; an ETag already names the build, URL base and format.
     pages: Memo[bytes] = field(default_factory=lambda: Memo(512))
+    # ETag → a query's answer (body, media type, extra headers); the ETag names the build,
+    # the query, its dataset, the formats and the row limit. Entries are at most
+    # settings.answer_memo_entry_bytes, so the memo stays under 512 of them.
+    answers: Memo[tuple[bytes, str, tuple[tuple[str, str], ...]]] = field(
+        default_factory=lambda: Memo(512)
+    )

@@ -114,16 +114,28 @@ async def _answer(request: Request, context: WebContext, protocol: ProtocolReque
         )
         if matches_if_none_match(request, etag):
             return not_modified(etag)
+        remembered = context.answers.get(etag)
+        if remembered is not None:
+            body, media_type, extra = remembered
+            headers = {**cached_headers(etag), **dict(extra), "X-Cache": "hit"}
+            return Response(body, headers=headers, media_type=media_type)
     response = await _execute_with_service_base(context, query_request)
-    headers = cached_headers(etag) if etag else {**READ_HEADERS, "Cache-Control": "no-store"}
+    extra: dict[str, str] = {}
     if response.truncated:
-        headers["X-Result-Truncated"] = "true"
-        headers["X-Result-Limit"] = str(settings.max_rows)
-        headers["Warning"] = (
+        extra["X-Result-Truncated"] = "true"
+        extra["X-Result-Limit"] = str(settings.max_rows)
+        extra["Warning"] = (
             f'199 - "results truncated: only the first {response.rows} are included '
             f"(the server's limit is {settings.max_rows})\""
         )
-    return Response(response.body, headers=headers, media_type=response.format.content_type)
+    media_type = response.format.content_type
+    if etag is None:
+        headers = {**READ_HEADERS, "Cache-Control": "no-store", **extra}
+    else:
+        headers = {**cached_headers(etag), **extra, "X-Cache": "miss"}
+        if len(response.body) <= settings.answer_memo_entry_bytes:
+            context.answers.put(etag, (response.body, media_type, tuple(extra.items())))
+    return Response(response.body, headers=headers, media_type=media_type)
 
 
 async def _execute_with_service_base(context: WebContext, request: QueryRequest) -> QueryResponse:
