@@ -104,6 +104,10 @@ ex:S a sh:NodeShape ; sh:targetNode ex:a, ex:b ; sh:targetObjectsOf ex:knows ;
           sh:and ( [ sh:nodeKind sh:IRI ] [ sh:pattern "example" ] ) ] .
 ex:T a sh:PropertyShape ; sh:targetSubjectsOf ex:age ; sh:path ex:age ; sh:minCount 1 ;
     sh:severity sh:Info .
+ex:P a sh:NodeShape ; sh:targetSubjectsOf ex:period ;
+    sh:property [ sh:path ex:period ; sh:node ex:Period ] .
+ex:Period a sh:NodeShape ;
+    sh:property [ sh:path ex:start ; sh:minCount 1 ; sh:datatype xsd:date ] .
 """
 EXTRA_DATA = """
 @prefix ex: <http://example.org/> .
@@ -112,6 +116,7 @@ ex:a ex:name "Alice", "albert-long" ; ex:knows ex:b ; ex:age 13 ; ex:tag ex:red 
 ex:b ex:name "bob" ; ex:knows ex:c ; ex:tag ex:blue ; ex:age "twelve"^^xsd:integer .
 ex:c ex:knows ex:a ; ex:age "7" .
 ex:d ex:knows ex:a .
+ex:e ex:period [ ex:start "2024"^^xsd:gYear ] , [ ex:start "2024-05-01"^^xsd:date ] , [ ] .
 """
 
 
@@ -122,6 +127,8 @@ def test_equal_on_constraints_the_real_shapes_do_not_use() -> None:
     components = {key[5] for key in found}
     assert {"PatternConstraintComponent", "MaxLengthConstraintComponent"} <= components
     assert "DatatypeConstraintComponent" in components  # "twelve" is ill-typed
+    # Blank-node values checked through sh:node: one wrong datatype, one missing start.
+    assert {"NodeConstraintComponent", "MinCountConstraintComponent"} <= components
 
 
 def test_unsupported_shapes_fall_back_to_pyshacl() -> None:
@@ -137,3 +144,24 @@ def test_unsupported_shapes_fall_back_to_pyshacl() -> None:
     assert validator.engine == "pyshacl"
     with pytest.raises(ConfigurationError, match="ENGAGEMENTS_VALIDATOR"):
         validate.Validator(shapes, [], engine="fast")
+
+
+def test_a_path_from_a_blank_node_it_cannot_query_goes_to_pyshacl() -> None:
+    shapes = rdflib.Graph().parse(
+        data="@prefix sh: <http://www.w3.org/ns/shacl#> . @prefix ex: <http://example.org/> .\n"
+        "ex:Q a sh:NodeShape ; sh:targetSubjectsOf ex:period ; sh:property [ sh:path ex:period ;"
+        " sh:node [ sh:property [ sh:path ( ex:start ex:year ) ; sh:minCount 1 ] ] ] .",
+        format="turtle",
+    )
+    data = [
+        q.triple
+        for q in ox.parse(
+            "@prefix ex: <http://example.org/> . ex:e ex:period [ ex:start [ ex:year 1 ] ], [ ] .",
+            format=ox.RdfFormat.TURTLE,
+        )
+    ]
+    with pytest.raises(shacl.Unsupported):
+        shacl.CompiledShapes(shapes).validate(shacl.load_store(data))
+    found = _compiled(data, shapes)  # the validator fell back to pyshacl for this graph
+    assert found == _pyshacl(data, shapes)
+    assert any(key[5] == "NodeConstraintComponent" for key in found)

@@ -292,6 +292,9 @@ def _regex(pattern: str, flags: str) -> re.Pattern[str]:
     return re.compile(pattern, python_flags)
 
 
+_PLAIN_IRI = re.compile(r"<[^<>\s]*>")
+
+
 class _Run:
     """One validation of one store: queries, and caches of class membership."""
 
@@ -313,6 +316,13 @@ class _Run:
     def values_of_node(self, node: ox.Term, path: str) -> list[ox.Term]:
         if isinstance(node, ox.Literal):
             return []  # a literal is the subject of no triple
+        if isinstance(node, ox.BlankNode):
+            # In a query `_:b` is a variable, not this node: only a plain predicate is
+            # looked up directly; anything else goes to pyshacl.
+            if not _PLAIN_IRI.fullmatch(path):
+                raise Unsupported(f"path {path} from a blank node")
+            quads = self.store.quads_for_pattern(node, ox.NamedNode(path[1:-1]), None)
+            return list(dict.fromkeys(q.object for q in quads))
         query = f"SELECT DISTINCT ?value WHERE {{ {node} {path} ?value }}"
         return [row[0] for row in self.store.query(query)]
 
@@ -340,6 +350,8 @@ class _Run:
                 prop, node, self.values_of_node(node, prop.path_sparql)
             )
         for constraint in shape.sparql:
+            if isinstance(node, ox.BlankNode):
+                raise Unsupported("a SPARQL constraint on a blank node reached through a shape")
             yield from self.sparql_results(shape, constraint, f"VALUES ?this {{ {node} }}")
 
     def node_results(self, shape: _Shape, node: ox.Term) -> list[Result]:

@@ -220,24 +220,33 @@ class Validator:
     def run(self, graph: Iterable[ox.Triple]) -> list[RawResult]:
         """Every result over ``graph`` plus the ontology, from the engine."""
         self.runs += 1
+        graph = graph if isinstance(graph, list | set) else list(graph)
         if self.compiled is not None:
-            store = shacl.load_store(graph)
-            store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in self.ontology)
-            return [
-                RawResult(
-                    focus=to_rdflib(r.focus),
-                    shape=r.shape,
-                    path=_path_text(self.shapes_graph, r.path),
-                    value=None if r.value is None else to_rdflib(r.value),
-                    severity=SEVERITIES.get(r.severity, "Violation"),
-                    component=compact(rdflib.URIRef(r.component)).removeprefix("sh:"),
-                    message=r.messages[0] if r.messages else "",
-                )
-                for r in self.compiled.validate(store)
-            ]
+            try:
+                return self._run_compiled(self.compiled, graph)
+            except shacl.Unsupported:
+                pass  # data the engine cannot judge exactly (a path from a blank node)
         data_graph = _rdflib_graph(graph)
         data_graph += _rdflib_graph(self.ontology)  # what ont_graph would mix in
         return pyshacl_results(data_graph, self.shapes_graph)
+
+    def _run_compiled(
+        self, compiled: shacl.CompiledShapes, graph: Iterable[ox.Triple]
+    ) -> list[RawResult]:
+        store = shacl.load_store(graph)
+        store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in self.ontology)
+        return [
+            RawResult(
+                focus=to_rdflib(r.focus),
+                shape=r.shape,
+                path=_path_text(self.shapes_graph, r.path),
+                value=None if r.value is None else to_rdflib(r.value),
+                severity=SEVERITIES.get(r.severity, "Violation"),
+                component=compact(rdflib.URIRef(r.component)).removeprefix("sh:"),
+                message=r.messages[0] if r.messages else "",
+            )
+            for r in compiled.validate(store)
+        ]
 
     @staticmethod
     def _distribute(owners: list[ParsedFile], raw: list[RawResult]) -> list[list[Finding]]:
