@@ -1,7 +1,7 @@
 """Server suite: our endpoint against `oxigraph serve-read-only` and rdflib-endpoint, with wrk.
 
 ``python -m benchmarks server [--engagements 10000] [--duration 10] [--runs 3]
-[--servers ours,oxigraph,rdflib]``
+[--servers ours,ours-nomemo,oxigraph,rdflib]``
 
 Every server gets the same quads: ours serves a build of the generated tree;
 oxigraph serves that build's store directory read-only with
@@ -223,7 +223,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--engagements", type=int, default=10000)
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--runs", type=int, default=3, help="wrk runs per case (medians)")
-    parser.add_argument("--servers", default="ours,oxigraph,rdflib")
+    parser.add_argument("--servers", default="ours,ours-nomemo,oxigraph,rdflib")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run benchmarks/setup.sh")
@@ -237,7 +237,10 @@ def main(argv: list[str]) -> None:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         pages = None
-        if name == "ours":
+        if name in ("ours", "ours-nomemo"):
+            # ours-nomemo: the answer memo off, so the light mix and the GROUP BY run
+            # every time, as on the peers (which cache nothing).
+            memo = {"ENGAGEMENTS_ANSWER_MEMO_ENTRY_BYTES": "0"} if name == "ours-nomemo" else {}
             server = Server(
                 name,
                 [
@@ -253,6 +256,7 @@ def main(argv: list[str]) -> None:
                 env={
                     "ENGAGEMENTS_REPO_ROOT": str(tree),
                     "ENGAGEMENTS_BUILD_DIR": str(build.parent.parent),
+                    **memo,
                 },
             )
             base = "https://w3id.org/defence-engagements"
@@ -298,9 +302,12 @@ def main(argv: list[str]) -> None:
             server.stop()
     write_results("server", results)  # the measurements first, whatever follows
     ratios: dict[str, float] = {}
-    for key, ours in results.get("ours", {}).items():
+    for key, ours in {
+        **{f"nomemo {k}": v for k, v in results.get("ours-nomemo", {}).items()},
+        **results.get("ours", {}),
+    }.items():
         for other in ("oxigraph", "rdflib"):
-            theirs = results.get(other, {}).get(key)
+            theirs = results.get(other, {}).get(key.removeprefix("nomemo "))
             if (
                 isinstance(ours, dict)
                 and isinstance(theirs, dict)
