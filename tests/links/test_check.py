@@ -121,16 +121,22 @@ def test_json_report_and_batches_give_the_same_findings(
     }
 
 
-def test_incomplete_and_duplicate_records_are_found_without_asking(
-    wikidata_stand_in: StandIn, tmp_path: Path
-) -> None:
+def links_data(tmp_path: Path, records: str) -> Path:
+    """A data directory holding the clean fixture's prefixes and ``records``."""
     data = tmp_path / "data"
     data.mkdir()
     clean = (FIXTURES / "data-clean" / "wikidata-links.ttl").read_text(encoding="utf-8")
     header = clean[: clean.index("country:jp dex:wikidataLink")]
-    (data / "links.ttl").write_text(
-        header
-        + """
+    (data / "links.ttl").write_text(header + records, encoding="utf-8")
+    return data
+
+
+def test_incomplete_and_duplicate_records_are_found_without_asking(
+    wikidata_stand_in: StandIn, tmp_path: Path
+) -> None:
+    data = links_data(
+        tmp_path,
+        """
 country:jp rdfs:label "Japan"@en ; dex:wikidataLink link:country-jp .
 link:country-jp a dex:WikidataLink ; dex:wikidataItem wd:Q17 ; dex:labelSeen "Japan"@en .
 country:us rdfs:label "United States"@en ; dex:wikidataLink link:country-us .
@@ -140,7 +146,6 @@ place:tokyo rdfs:label "Tokyo"@en ; dex:wikidataLink link:place-tokyo .
 link:place-tokyo a dex:WikidataLink ; dex:wikidataItem <http://www.wikidata.org/wiki/Q1490> ;
     dex:labelSeen "Tokyo"@en ; dex:verifiedOn "2026-11-22"^^xsd:date ; dex:evidence "x" .
 """,
-        encoding="utf-8",
     )
     result = invoke(
         "links",
@@ -208,13 +213,9 @@ def test_a_name_found_only_among_the_aliases_is_accepted(
         )
         assert answer.json()["boolean"] is expected
 
-    data = tmp_path / "data"
-    data.mkdir()
-    clean = (FIXTURES / "data-clean" / "wikidata-links.ttl").read_text(encoding="utf-8")
-    header = clean[: clean.index("country:jp dex:wikidataLink")]
-    (data / "links.ttl").write_text(
-        header
-        + """
+    data = links_data(
+        tmp_path,
+        """
 organization:jgsdf a dex:Organization ; rdfs:label "JGSDF"@en ;
     dex:wikidataLink link:organization-jgsdf .
 link:organization-jgsdf a dex:WikidataLink ;
@@ -223,7 +224,6 @@ link:organization-jgsdf a dex:WikidataLink ;
     dex:verifiedOn "2026-11-22"^^xsd:date ;
     dex:evidence "Fixture: the abbreviation is an alias of the item." .
 """,
-        encoding="utf-8",
     )
     result = invoke(
         "links",

@@ -27,21 +27,26 @@ def read_review(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-def test_suggest_ranks_the_right_candidate_first(
-    wikidata_stand_in: StandIn, planted_copy: Path, tmp_path: Path
-) -> None:
+def suggest(stand_in: StandIn, data: Path, tmp_path: Path) -> list[dict[str, str]]:
+    """``links suggest`` over ``data`` against the stand-in; the review file's rows."""
     review = tmp_path / "review.tsv"
     result = invoke(
         "links",
         "suggest",
         "--endpoint",
-        wikidata_stand_in.sparql,
+        stand_in.sparql,
         "--out",
         str(review),
-        env=links_env(planted_copy, tmp_path / "build"),
+        env=links_env(data, tmp_path / "build"),
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = read_review(review)
+    return read_review(review)
+
+
+def test_suggest_ranks_the_right_candidate_first(
+    wikidata_stand_in: StandIn, planted_copy: Path, tmp_path: Path
+) -> None:
+    rows = suggest(wikidata_stand_in, planted_copy, tmp_path)
     ranked: dict[str, list[str]] = {}
     for row in rows:
         ranked.setdefault(row["entity"], []).append(row["qid"])
@@ -239,18 +244,7 @@ def test_suggest_finds_an_item_known_only_by_an_alias(
         '    rdfs:label "JGSDF"@en .\n',
         encoding="utf-8",
     )
-    review = tmp_path / "review.tsv"
-    result = invoke(
-        "links",
-        "suggest",
-        "--endpoint",
-        wikidata_stand_in.sparql,
-        "--out",
-        str(review),
-        env=links_env(data, tmp_path / "build"),
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    rows = read_review(review)
+    rows = suggest(wikidata_stand_in, data, tmp_path)
     # "JGSDF" is no item's label on the stand-in, only the alias of Q99990030.
     assert [(row["entity"], row["qid"], row["matched"]) for row in rows] == [
         ("organization/jgsdf", "Q99990030", "alias@en:JGSDF")
