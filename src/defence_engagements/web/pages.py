@@ -7,6 +7,7 @@ with ``<link rel="alternate">``.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 from urllib.parse import urlencode
@@ -120,16 +121,19 @@ async def render_resource_page(
         "alternates": alternates(kind, slug),
         "dex": DEX,
         "format_date": format_date,
-        "wikidata": await page_queries.wikidata_links(context.executor, resource),
     }
     template = _TEMPLATES.get(kind, "entity.html" if kind in _ENGAGED_KINDS else "resource.html")
+    # The page's queries are independent: asked together, they run on several workers.
+    sections: dict[str, Any] = {"wikidata": page_queries.wikidata_links}
     if kind == "engagement":
-        values["participants"] = await page_queries.participants(context.executor, resource)
-        values["quotes"] = await page_queries.quotes(context.executor, resource)
-        values["related"] = await page_queries.related_engagements(context.executor, resource)
-        values["claims"] = await page_queries.claims(context.executor, resource)
+        sections["participants"] = page_queries.participants
+        sections["quotes"] = page_queries.quotes
+        sections["related"] = page_queries.related_engagements
+        sections["claims"] = page_queries.claims
     elif kind == "person" or kind in _ENGAGED_KINDS:
-        values["engagements"] = await page_queries.engagements_about(context.executor, resource)
+        sections["engagements"] = page_queries.engagements_about
         if kind == "person":
-            values["posts"] = await page_queries.posts_held(context.executor, resource)
+            sections["posts"] = page_queries.posts_held
+    answers = await asyncio.gather(*(ask(context.executor, resource) for ask in sections.values()))
+    values.update(zip(sections, answers, strict=True))
     return render_page(request, template, values, headers=headers)
