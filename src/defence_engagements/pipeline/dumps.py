@@ -44,7 +44,6 @@ DUMPS: dict[str, tuple[tuple[str, ...], ox.RdfFormat]] = {
     "void.ttl": ((GRAPH_METADATA,), ox.RdfFormat.TURTLE),
 }
 DUMP_NAMES = (*DUMPS, CHECKSUMS)
-N_TRIPLES = ox.RdfFormat.N_TRIPLES
 
 
 Lines = list[bytes]  # sorted, distinct N-Triples lines of one graph
@@ -87,7 +86,8 @@ def write_dumps(graphs: Mapping[str, Iterable[ox.Triple]], directory: Path) -> d
             body = b"".join(statements)
         else:
             prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-            triples = (q.triple for q in ox.parse(b"".join(statements), format=N_TRIPLES))
+            parsed = ox.parse(b"".join(statements), format=ox.RdfFormat.N_TRIPLES)
+            triples = (quad.triple for quad in parsed)
             body = ox.serialize(triples, format=fmt, prefixes=prefixes) or b""
         target = directory / name
         if name.endswith(".gz"):

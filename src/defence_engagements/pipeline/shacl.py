@@ -23,6 +23,7 @@ validator falls back to pyshacl.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -53,8 +54,9 @@ _SPARQL_CONSTRAINT_KEYS = {
     RDF.type, SH.select, SH.prefixes, SH.message, SH.severity, SH.deactivated,
     rdflib.RDFS.label, rdflib.RDFS.comment,
 }  # fmt: skip
-# Datatypes whose lexical forms a SPARQL cast checks (a cast of an ill-typed literal fails).
-_CASTABLE = {
+# Datatypes whose lexical forms are checked (rdflib's ill_typed, as pyshacl does): a
+# value typed with one of them conforms to sh:datatype only when well formed.
+_LEXICALLY_CHECKED = {
     XSD + name
     for name in [
         "boolean",
@@ -271,15 +273,10 @@ def _local(predicate: rdflib.term.Node) -> str:
     return str(predicate).removeprefix(str(SH))
 
 
-_COMPONENTS: dict[str, str] = {}
-
-
+@functools.cache
 def _component(name: str) -> str:
     """The IRI of a constraint component: ``minCount`` → ``sh:MinCountConstraintComponent``."""
-    iri = _COMPONENTS.get(name)
-    if iri is None:
-        iri = _COMPONENTS[name] = f"{SH}{name[0].upper()}{name[1:]}ConstraintComponent"
-    return iri
+    return f"{SH}{name[0].upper()}{name[1:]}ConstraintComponent"
 
 
 def _regex(pattern: str, flags: str) -> re.Pattern[str]:
@@ -518,20 +515,13 @@ def _has_datatype(term: ox.Term, datatype: str) -> bool:
         return bool(term.language)
     if term.language or term.datatype.value != datatype:
         return False
-    return datatype not in _CASTABLE or _well_formed(term)
+    return datatype not in _LEXICALLY_CHECKED or _well_formed(term)
 
 
-_WELL_FORMED: dict[ox.Literal, bool] = {}
-
-
+@functools.lru_cache(maxsize=65_536)
 def _well_formed(term: ox.Literal) -> bool:
     """Whether a literal's lexical form is valid for its datatype (as rdflib judges)."""
-    known = _WELL_FORMED.get(term)
-    if known is None:
-        known = not rdflib.Literal(term.value, datatype=term.datatype.value).ill_typed
-        if len(_WELL_FORMED) < 1_000_000:
-            _WELL_FORMED[term] = known
-    return known
+    return not rdflib.Literal(term.value, datatype=term.datatype.value).ill_typed
 
 
 _NODE_KINDS = {

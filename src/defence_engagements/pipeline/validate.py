@@ -20,6 +20,7 @@ file's validation can see.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -174,8 +175,11 @@ class Validator:
         results: dict[int, list[Finding]] = {}
         misses: list[tuple[int, ParsedFile, str, set[ox.Triple]]] = []
         whole = len(units) == len(index.files)  # every file: the union is the index
+        # A file's validation graph serves its cache key and a partial run's union; a
+        # whole run without a cache needs neither.
+        needs_graphs = self.cache_dir is not None or not whole
         for position, parsed in enumerate(units):
-            graph = set() if whole and self.cache_dir is None else validation_graph(parsed, index)
+            graph = validation_graph(parsed, index) if needs_graphs else set()
             key = self._key(parsed, graph)
             cached = self._read_cache(key)
             if cached is None:
@@ -227,8 +231,13 @@ class Validator:
             except shacl.Unsupported:
                 pass  # data the engine cannot judge exactly (a path from a blank node)
         data_graph = _rdflib_graph(graph)
-        data_graph += _rdflib_graph(self.ontology)  # what ont_graph would mix in
+        data_graph += self.ontology_graph  # what ont_graph would mix in, without a copy
         return pyshacl_results(data_graph, self.shapes_graph)
+
+    @functools.cached_property
+    def ontology_graph(self) -> rdflib.Graph:
+        """The ontology for pyshacl, made once (only pyshacl runs need it)."""
+        return _rdflib_graph(self.ontology)
 
     def _run_compiled(
         self, compiled: shacl.CompiledShapes, graph: Iterable[ox.Triple]
