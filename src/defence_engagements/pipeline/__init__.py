@@ -16,7 +16,7 @@ import hashlib
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from defence_engagements.namespaces import (
     GRAPH_ONTOLOGY,
     NAMED_GRAPHS,
 )
-from defence_engagements.pipeline import dumps, load, reason, void
+from defence_engagements.pipeline import dumps, load, reason, void, workspace
 from defence_engagements.pipeline.incremental import ParseCache, ReasoningCache
 from defence_engagements.pipeline.parse import (
     ParsedFile,
@@ -47,7 +47,6 @@ from defence_engagements.pipeline.validate import (
     Finding,
     SubjectIndex,
     Validator,
-    digest_triples,
     failing,
 )
 from defence_engagements.settings import Settings
@@ -281,9 +280,13 @@ def _build(
     timed("parse", started)
 
     started = time.perf_counter()
-    findings = validate_sources(
-        sources, cache_dir / "validate", progress, engine=settings.validator
+    progress.start("validate", None)
+    asserted = [*sources.ontology, *sources.data]
+    working = workspace.workspace(asserted)
+    validator = Validator(
+        Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, settings.validator
     )
+    findings = validator.validate_store(working, asserted)
     fatal = failing(findings, strict=strict)
     timed("validate", started)
     if fatal:
@@ -291,34 +294,46 @@ def _build(
 
     started = time.perf_counter()
     progress.start("reason", None)
-    ontology = Sources.triples(sources.ontology)
-    data = Sources.triples(sources.data)
     engine = _engine(settings)
+    links = load.wikidata_links_in(working)
     inferred_cache = ReasoningCache(cache_dir)
-    key = hashlib.sha256(
-        f"{engine}\n{digest_triples(ontology)}\n{digest_triples(data)}".encode()
+    inputs_digest = hashlib.sha256(
+        "\n".join(f"{f.source.name} {f.source.sha256}" for f in asserted).encode()
     ).hexdigest()
-    inferred = inferred_cache.get(key)
-    if inferred is None:
-        inferred = reason.infer(ontology, data, engine=engine)
-        inferred_cache.put(key, inferred)
-    links = load.wikidata_links(data)
-    timed("reason", started)
-
+    key = hashlib.sha256(f"{engine}\n{inputs_digest}".encode()).hexdigest()
     built_at = clock().replace(microsecond=0)
     build_id = _new_build_id(settings.build_path, built_at, inputs)
     root = builds_root(settings.build_path) / build_id
     root.mkdir(parents=True)
     try:
+        work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
+        work.mkdir()
+        inferred_file = inferred_cache.get(key)
+        if inferred_file is None:
+            reason.infer_in_store(working, asserted, engine=engine)
+            inferred_file = dumps.write_graph_file(
+                working.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()) or b"",
+                work / "inferred.nt",
+            )
+            inferred_file = inferred_cache.put(key, inferred_file)
+        del working  # frees the in-memory store before the graphs are sorted
+        graph_files = {
+            GRAPH_ONTOLOGY: dumps.write_graph_file(
+                (f.ntriples for f in sources.ontology), work / "ontology.nt"
+            ),
+            GRAPH_DATA: dumps.write_graph_file(
+                (f.ntriples for f in sources.data), work / "data.nt"
+            ),
+            GRAPH_INFERRED: inferred_file,
+            GRAPH_LINKS: dumps.write_graph_file(
+                ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
+            ),
+        }
+        timed("reason", started)
+
         started = time.perf_counter()
         progress.start("store", None)
-        graphs: dict[str, Iterable[ox.Triple]] = {
-            GRAPH_ONTOLOGY: ontology,
-            GRAPH_DATA: data,
-            GRAPH_INFERRED: inferred,
-            GRAPH_LINKS: links,
-        }
-        store = load.write_store(root / STORE_DIRNAME, graphs)
+        store = load.write_store(root / STORE_DIRNAME, graph_files)
         modified = built_at.isoformat().replace("+00:00", "Z")
         description = void.describe(
             store,
@@ -333,11 +348,13 @@ def _build(
 
         started = time.perf_counter()
         progress.start("dumps", len(dumps.DUMPS))
-        dump_counts = dumps.write_dumps(
-            {**graphs, GRAPH_METADATA: description}, root / DUMPS_DIRNAME
+        graph_files[GRAPH_METADATA] = dumps.write_graph_file(
+            ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
         )
+        dump_counts = dumps.write_dumps(graph_files, root / DUMPS_DIRNAME)
         timed("dumps", started)
         del store  # closes RocksDB before the build is published
+        shutil.rmtree(work)
 
         manifest = {
             "version": build_id,

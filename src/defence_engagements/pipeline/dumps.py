@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-from collections.abc import Iterable, Mapping
+import heapq
+import io
+import itertools
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 
@@ -46,49 +50,80 @@ DUMPS: dict[str, tuple[tuple[str, ...], ox.RdfFormat]] = {
 DUMP_NAMES = (*DUMPS, CHECKSUMS)
 
 
-Lines = list[bytes]  # sorted, distinct N-Triples lines of one graph
+def write_graph_file(body: bytes | Iterable[bytes], target: Path) -> Path:
+    """One graph as a file of sorted, distinct N-Triples lines (what every dump is
+    made from). Sorted as bytes: sorting Python terms by their text costs ten times more."""
+    chunks = [body] if isinstance(body, bytes) else body
+    lines = sorted({line for chunk in chunks for line in chunk.splitlines(keepends=True)})
+    with target.open("wb") as out:
+        out.writelines(lines)
+    return target
 
 
-def sorted_lines(triples: Iterable[ox.Triple]) -> Lines:
-    """A graph as sorted, distinct N-Triples lines: serialised in Rust, sorted as bytes
-    (sorting Python terms by their text costs ten times more)."""
-    body = ox.serialize(list(triples), format=ox.RdfFormat.N_TRIPLES) or b""
-    return sorted(set(body.splitlines(keepends=True)))
+def _merged(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> Iterator[bytes]:
+    """The sorted lines of several sorted files, each line once. With ``suffixes``, each
+    file's lines become N-Quads lines of its graph (still in sorted order: the same
+    suffix replaces the end of every line of a file)."""
+    files = [path.open("rb") for path in paths]
+    try:
+        streams: list[Iterable[bytes]] = list(files)
+        if suffixes is not None:
+            streams = [
+                _with_suffix(stream, suffix)
+                for stream, suffix in zip(streams, suffixes, strict=True)
+            ]
+        previous = None
+        for line in heapq.merge(*streams):
+            if line != previous:
+                yield line
+                previous = line
+    finally:
+        for handle in files:
+            handle.close()
 
 
-def _union(graphs: Mapping[str, Lines], names: Iterable[str]) -> Lines:
-    parts = [graphs[name] for name in names]
-    if len(parts) == 1:
-        return parts[0]
-    return sorted(set().union(*parts))
+def _with_suffix(lines: Iterable[bytes], suffix: bytes) -> Iterator[bytes]:
+    # "<s> <p> <o> .\n" → "<s> <p> <o> " + suffix
+    return (line[:-2] + suffix for line in lines)
 
 
-def _quad_lines(graphs: Mapping[str, Lines], names: Iterable[str]) -> Lines:
-    # An N-Triples line "<s> <p> <o> .\n" becomes the N-Quads line "<s> <p> <o> <g> .\n".
-    return sorted(line[:-2] + f"<{name}> .\n".encode() for name in names for line in graphs[name])
+class _Stream(io.RawIOBase):
+    """Lines as a readable binary stream, for the parser."""
+
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self._pending:
+            chunk = b"".join(itertools.islice(self._lines, 4096))
+            if not chunk:
+                return 0
+            self._pending = memoryview(chunk)
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
 
 
-def write_dumps(graphs: Mapping[str, Iterable[ox.Triple]], directory: Path) -> dict[str, int]:
+def write_dumps(graph_files: Mapping[str, Path], directory: Path) -> dict[str, int]:
     """Write every dump of the named graphs into ``directory``; returns statements per file.
 
-    Written from the build's own triples, not read back from the on-disk store
-    (reading a million quads back through Python costs more than the whole dump).
+    ``graph_files`` holds each graph as sorted, distinct N-Triples lines
+    (:func:`write_graph_file`); the dumps are streamed from them, never held whole.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    lines = {name: sorted_lines(triples) for name, triples in graphs.items()}
     written: dict[str, int] = {}
     for name, (names, fmt) in DUMPS.items():
-        if fmt == ox.RdfFormat.N_QUADS:
-            statements = _quad_lines(lines, names)
-        else:
-            statements = _union(lines, names)
-        if fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
-            body = b"".join(statements)
-        else:
-            prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-            parsed = ox.parse(b"".join(statements), format=ox.RdfFormat.N_TRIPLES)
-            triples = (quad.triple for quad in parsed)
-            body = ox.serialize(triples, format=fmt, prefixes=prefixes) or b""
+        paths = [graph_files[graph] for graph in names]
+        counted = _Counted(
+            _merged(paths, [f"<{graph}> .\n".encode() for graph in names])
+            if fmt == ox.RdfFormat.N_QUADS
+            else _merged(paths)
+        )
         target = directory / name
         if name.endswith(".gz"):
             # Level 6 (zlib's default): a third of level 9's time for 2–3% more bytes.
@@ -98,12 +133,42 @@ def write_dumps(graphs: Mapping[str, Iterable[ox.Triple]], directory: Path) -> d
                     filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6
                 ) as compressed,
             ):
-                compressed.write(body)
+                for block in _blocks(counted):
+                    compressed.write(block)
+        elif fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
+            with target.open("wb") as out:
+                for block in _blocks(counted):
+                    out.write(block)
         else:
-            target.write_bytes(body)
-        written[name] = len(statements)
+            prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
+            parsed = ox.parse(
+                io.BufferedReader(_Stream(iter(counted))), format=ox.RdfFormat.N_TRIPLES
+            )
+            ox.serialize(
+                (quad.triple for quad in parsed), output=target, format=fmt, prefixes=prefixes
+            )
+        written[name] = counted.count
     write_checksums(directory, DUMPS)
     return written
+
+
+class _Counted:
+    """An iterator of lines that counts what it gave."""
+
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
+        self.count = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._lines:
+            self.count += 1
+            yield line
+
+
+def _blocks(lines: Iterable[bytes], size: int = 8192) -> Iterator[bytes]:
+    iterator = iter(lines)
+    while block := b"".join(itertools.islice(iterator, size)):
+        yield block
 
 
 def write_checksums(directory: Path, names: Iterable[str]) -> None:

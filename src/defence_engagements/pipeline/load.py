@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -16,6 +17,7 @@ SKOS_EXACT_MATCH = ox.NamedNode("http://www.w3.org/2004/02/skos/core#exactMatch"
 WIKIDATA_LINK = ox.NamedNode(DEX + "WikidataLink")
 HAS_WIKIDATA_LINK = ox.NamedNode(DEX + "wikidataLink")
 WIKIDATA_ITEM = ox.NamedNode(DEX + "wikidataItem")
+_BLANK = b"_:"  # in an N-Triples line: a blank node (or a literal that looks like one)
 
 
 def wikidata_links(data: Iterable[ox.Triple]) -> set[ox.Triple]:
@@ -45,12 +47,40 @@ def wikidata_links(data: Iterable[ox.Triple]) -> set[ox.Triple]:
     return links
 
 
-def write_store(path: Path, graphs: Mapping[str, Iterable[ox.Triple]]) -> ox.Store:
-    """A new store at ``path`` holding each graph under its IRI."""
+def wikidata_links_in(store: ox.Store) -> set[ox.Triple]:
+    """:func:`wikidata_links` over the asserted triples of the build's working store."""
+    graph = ox.DefaultGraph()
+    relevant = [
+        *store.quads_for_pattern(None, RDF_TYPE, WIKIDATA_LINK, graph),
+        *store.quads_for_pattern(None, WIKIDATA_ITEM, None, graph),
+        *store.quads_for_pattern(None, HAS_WIKIDATA_LINK, None, graph),
+    ]
+    return wikidata_links(q.triple for q in relevant)
+
+
+def write_store(path: Path, graph_files: Mapping[str, Path]) -> ox.Store:
+    """A new store at ``path`` holding each graph (an N-Triples file) under its IRI.
+
+    Bulk-loaded from the files; lines with blank nodes are added through the parser,
+    because ``bulk_load`` would give blank nodes new labels and the dumps keep the
+    stable ones."""
     store = open_writable_store(path)
-    for iri, triples in graphs.items():
+    for iri, source in graph_files.items():
         name = ox.NamedNode(iri)
-        store.bulk_extend(ox.Quad(t.subject, t.predicate, t.object, name) for t in triples)
+        with source.open("rb") as lines:
+            if not any(_BLANK in line for line in lines):
+                store.bulk_load(path=source, format=ox.RdfFormat.N_TRIPLES, to_graph=name)
+                continue
+        blank: list[bytes] = []
+        with source.open("rb") as lines:
+            while chunk := list(itertools.islice(lines, 200_000)):
+                blank += [line for line in chunk if _BLANK in line]
+                body = b"".join(line for line in chunk if _BLANK not in line)
+                store.bulk_load(body, format=ox.RdfFormat.N_TRIPLES, to_graph=name)
+        store.bulk_extend(
+            ox.Quad(q.subject, q.predicate, q.object, name)
+            for q in ox.parse(b"".join(blank), format=ox.RdfFormat.N_TRIPLES)
+        )
     store.flush()
     return store
 

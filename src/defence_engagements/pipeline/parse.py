@@ -32,11 +32,40 @@ class SourceFile:
 
 @dataclass
 class ParsedFile:
+    """One parsed file. Its triples are kept as N-Triples bytes — in memory, or in the
+    parse cache when ``stored_at`` is set — and made into Python objects only on use:
+    a build of 100,000 files loads the bytes straight into a store."""
+
     source: SourceFile
-    triples: list[ox.Triple]
-    # The bytes parsed, when at hand; otherwise the line index reads the file again.
+    _ntriples: bytes | None = field(default=None, repr=False)
+    stored_at: Path | None = None  # the parse cache's copy of the N-Triples
+    # The Turtle parsed, when at hand; otherwise the line index reads the file again.
     content: bytes | None = field(default=None, repr=False)
+    _triples: list[ox.Triple] | None = field(default=None, repr=False)
     _lines: dict[str, int] | None = field(default=None, repr=False)
+
+    @property
+    def ntriples(self) -> bytes:
+        """The file's triples as N-Triples lines, blank nodes already stable."""
+        if self._ntriples is not None:
+            return self._ntriples
+        if self.stored_at is None:
+            raise ValueError(f"{self.source.name}: parsed triples are neither kept nor stored")
+        return self.stored_at.read_bytes()
+
+    def release(self) -> None:
+        """Forget the bytes held in memory when the cache holds a copy."""
+        if self.stored_at is not None:
+            self._ntriples = None
+            self._triples = None
+
+    @property
+    def triples(self) -> list[ox.Triple]:
+        if self._triples is None:
+            self._triples = [
+                q.triple for q in ox.parse(self.ntriples, format=ox.RdfFormat.N_TRIPLES)
+            ]
+        return self._triples
 
     @property
     def subject_lines(self) -> dict[str, int]:
@@ -91,7 +120,9 @@ def parse_turtle(source: SourceFile, content: bytes) -> ParsedFile:
         ox.Triple(stable(q.subject), q.predicate, stable(q.object))  # type: ignore[arg-type]
         for q in quads
     ]
-    return ParsedFile(source, triples, content)
+    return ParsedFile(
+        source, ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b"", content=content
+    )
 
 
 def _parse(source: SourceFile, content: bytes) -> list[ox.Quad]:

@@ -13,6 +13,8 @@ import pyoxigraph as ox
 import rdflib
 
 from defence_engagements.errors import ConfigurationError
+from defence_engagements.pipeline.parse import ParsedFile
+from defence_engagements.pipeline.workspace import remove_files
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 RDFS = "http://www.w3.org/2000/01/rdf-schema#"
@@ -114,6 +116,39 @@ def infer(
             f"unknown reasoner {engine!r}: set ENGAGEMENTS_REASONER to one of {sorted(ENGINES)}"
         ) from None
     return restrict(run(asserted)) - asserted
+
+
+def infer_in_store(store: ox.Store, asserted: Iterable[ParsedFile], *, engine: str) -> None:
+    """Turn the default graph of the build's working store, which holds exactly the
+    ``asserted`` files, into the inferred graph: what :func:`infer` gives, computed in
+    place (the rules engine never makes the triples into Python objects)."""
+    asserted = list(asserted)
+    if engine == "rules":
+        from defence_engagements.pipeline import rules
+
+        rules.close_store(store)
+        remove_files(store, asserted)
+    else:
+        triples = [q.triple for q in store]
+        inferred = infer([], triples, engine=engine)
+        store.clear()
+        store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in inferred)
+    # The closure holds few triples the restriction drops; find them with a query
+    # that returns a superset, and let is_meaningful decide.
+    vocabulary = " || ".join(f'STRSTARTS(STR(?s), "{ns}")' for ns in VOCABULARY_NAMESPACES)
+    universal = ", ".join(f"<{iri}>" for iri in sorted(UNIVERSAL_SUPERCLASSES))
+    candidates = store.query(
+        "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER("
+        f"(isIRI(?s) && ({vocabulary})) || sameTerm(?s, ?o)"
+        f" || (?p = <{RDFS}subClassOf> && ?o IN ({universal}))) }}"
+    )
+    dropped = [
+        ox.Quad(row["s"], row["p"], row["o"])
+        for row in candidates
+        if not is_meaningful(ox.Triple(row["s"], row["p"], row["o"]))
+    ]
+    for quad in dropped:
+        store.remove(quad)
 
 
 def to_rdflib(term: ox.Term) -> rdflib.term.Node:

@@ -36,7 +36,7 @@ from defence_engagements.errors import ConfigurationError
 from defence_engagements.namespaces import BASE, PREFIXES
 from defence_engagements.pipeline import shacl
 from defence_engagements.pipeline.parse import ParsedFile
-from defence_engagements.pipeline.reason import to_rdflib
+from defence_engagements.pipeline.reason import from_rdflib, to_rdflib
 
 CACHE_VERSION = "validate-1"
 SH = "http://www.w3.org/ns/shacl#"
@@ -195,21 +195,13 @@ class Validator:
                 union = set()
                 for _, _, _, graph in misses:
                     union |= graph
-            fresh = self._distribute([parsed for _, parsed, _, _ in misses], self.run(union))
+            fresh = _distribute([parsed for _, parsed, _, _ in misses], self.run(union))
             for (position, parsed, key, _), findings in zip(misses, fresh, strict=True):
                 self._write_cache(key, findings)
                 results[position] = findings
                 if progress:
                     progress(parsed)
-        seen: set[tuple[str, ...]] = set()
-        out: list[Finding] = []
-        for position in sorted(results):
-            for f in results[position]:
-                identity = (f.focus, f.shape, f.path or "", f.message, f.value or "", f.severity)
-                if identity not in seen:
-                    seen.add(identity)
-                    out.append(f)
-        return sorted(out)
+        return _once_each(results[position] for position in sorted(results))
 
     def _key(self, parsed: ParsedFile, graph: set[ox.Triple]) -> str:
         parts = (
@@ -244,6 +236,9 @@ class Validator:
     ) -> list[RawResult]:
         store = shacl.load_store(graph)
         store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in self.ontology)
+        return self._results_of(compiled.validate(store))
+
+    def _results_of(self, results: Iterable[shacl.Result]) -> list[RawResult]:
         return [
             RawResult(
                 focus=to_rdflib(r.focus),
@@ -254,48 +249,24 @@ class Validator:
                 component=compact(rdflib.URIRef(r.component)).removeprefix("sh:"),
                 message=r.messages[0] if r.messages else "",
             )
-            for r in compiled.validate(store)
+            for r in results
         ]
 
-    @staticmethod
-    def _distribute(owners: list[ParsedFile], raw: list[RawResult]) -> list[list[Finding]]:
-        """Each result goes to the files that define its focus node."""
-        owners_of: dict[str, list[int]] = defaultdict(list)  # subject → files defining it
-        for position, parsed in enumerate(owners):
-            for subject in {str(t.subject) for t in parsed.triples}:
-                owners_of[subject].append(position)
-        holders_of_value: dict[str, list[tuple[int, int | None]]] | None = None
-        findings: list[list[Finding]] = [[] for _ in owners]
-        for result in raw:
-            focus = _nt(result.focus)
-            if not isinstance(result.focus, rdflib.Literal):
-                # A resource defined in no file being validated is only seen partially
-                # here (its types, for sh:class); its own file's validation judges it.
-                holders = [
-                    (position, owners[position].subject_lines.get(focus))
-                    for position in owners_of.get(focus, ())
-                ]
-            else:
-                # A literal focus node (a value checked through sh:node, reported in a
-                # result's sh:detail) belongs to the files that state it.
-                if holders_of_value is None:
-                    holders_of_value = _holders_of_values(owners)
-                holders = holders_of_value.get(focus, [])
-            for position, line in holders:
-                findings[position].append(
-                    Finding(
-                        file=owners[position].source.name,
-                        line=line,
-                        focus=compact(result.focus),
-                        shape=compact(result.shape),
-                        path=result.path,
-                        message=result.message,
-                        value=None if result.value is None else compact(result.value),
-                        severity=result.severity,
-                        component=result.component,
-                    )
-                )
-        return findings
+    def run_store(self, store: ox.Store) -> list[RawResult]:
+        """Every result over a store holding the data and the ontology in its default
+        graph (the build's working store), without copying it."""
+        self.runs += 1
+        if self.compiled is not None:
+            try:
+                return self._results_of(self.compiled.validate(store))
+            except shacl.Unsupported:
+                pass
+        data_graph = _rdflib_graph(q.triple for q in store)
+        return pyshacl_results(data_graph, self.shapes_graph)
+
+    def validate_store(self, store: ox.Store, files: list[ParsedFile]) -> list[Finding]:
+        """Findings for ``files`` from one run over ``store``, which holds them all."""
+        return _once_each(_distribute(files, self.run_store(store)))
 
     def _read_cache(self, key: str) -> list[Finding] | None:
         if self.cache_dir is None:
@@ -314,6 +285,86 @@ class Validator:
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         temporary.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
         temporary.replace(target)
+
+
+def _once_each(per_file: Iterable[list[Finding]]) -> list[Finding]:
+    """The findings, sorted; a result two files share is reported at the first."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[Finding] = []
+    for findings in per_file:
+        for f in findings:
+            identity = (f.focus, f.shape, f.path or "", f.message, f.value or "", f.severity)
+            if identity not in seen:
+                seen.add(identity)
+                out.append(f)
+    return sorted(out)
+
+
+def _distribute(owners: list[ParsedFile], raw: list[RawResult]) -> list[list[Finding]]:
+    """Each result goes to the files that state its focus node: as a subject, or, for
+    a literal focus (a value checked through ``sh:node``), as an object.
+
+    Read from each file's N-Triples lines, so a build of 100,000 files never makes
+    its triples into Python objects."""
+    findings: list[list[Finding]] = [[] for _ in owners]
+    if not raw:
+        return findings
+    keys = [_ox_nt(result.focus) for result in raw]
+    wanted_subjects = {k for k, r in zip(keys, raw, strict=True) if not _is_literal(r.focus)}
+    wanted_values = {k.encode() for k, r in zip(keys, raw, strict=True) if _is_literal(r.focus)}
+    subject_files: dict[str, list[int]] = defaultdict(list)
+    value_files: dict[str, list[tuple[int, str]]] = defaultdict(list)  # → (file, subject)
+    for position, parsed in enumerate(owners):
+        stated: set[str] = set()
+        for line in parsed.ntriples.splitlines():
+            subject, _, rest = line.partition(b" ")
+            text = subject.decode()
+            if text in wanted_subjects and text not in stated:
+                stated.add(text)
+                subject_files[text].append(position)
+            if wanted_values:
+                value = rest.partition(b" ")[2].removesuffix(b" .")
+                if value in wanted_values:
+                    holders = value_files[value.decode()]
+                    if not holders or holders[-1][0] != position:
+                        holders.append((position, text))
+    for key, result in zip(keys, raw, strict=True):
+        if _is_literal(result.focus):
+            holders = [
+                (position, owners[position].subject_lines.get(subject))
+                for position, subject in value_files.get(key, [])
+            ]
+        else:
+            # A resource stated in none of the files being judged is only seen partially
+            # here (its types, for sh:class); its own file's validation judges it.
+            holders = [
+                (position, owners[position].subject_lines.get(key))
+                for position in subject_files.get(key, [])
+            ]
+        for position, line in holders:
+            findings[position].append(
+                Finding(
+                    file=owners[position].source.name,
+                    line=line,
+                    focus=compact(result.focus),
+                    shape=compact(result.shape),
+                    path=result.path,
+                    message=result.message,
+                    value=None if result.value is None else compact(result.value),
+                    severity=result.severity,
+                    component=result.component,
+                )
+            )
+    return findings
+
+
+def _is_literal(term: rdflib.term.Node) -> bool:
+    return isinstance(term, rdflib.Literal)
+
+
+def _ox_nt(term: rdflib.term.Node) -> str:
+    """A term in N-Triples as pyoxigraph writes it (the form of the parsed files)."""
+    return str(from_rdflib(term))
 
 
 def pyshacl_results(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> list[RawResult]:
@@ -352,18 +403,6 @@ def pyshacl_results(data_graph: rdflib.Graph, shapes_graph: rdflib.Graph) -> lis
     return raw
 
 
-def _holders_of_values(owners: list[ParsedFile]) -> dict[str, list[tuple[int, int | None]]]:
-    """Each value (as N-Triples) → the files that state it, with the line of its subject."""
-    holders: dict[str, list[tuple[int, int | None]]] = defaultdict(list)
-    for position, parsed in enumerate(owners):
-        for triple in parsed.triples:
-            value = _nt(to_rdflib(triple.object))
-            line = parsed.subject_lines.get(_nt(to_rdflib(triple.subject)))
-            if not holders[value] or holders[value][-1][0] != position:
-                holders[value].append((position, line))
-    return holders
-
-
 _COMPACT_PREFIXES = sorted(
     {**PREFIXES, "desh": BASE + "shapes#"}.items(), key=lambda kv: -len(kv[1])
 )
@@ -374,14 +413,6 @@ def _rdflib_graph(triples: Iterable[ox.Triple]) -> rdflib.Graph:
     for t in triples:
         graph.add((to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)))
     return graph
-
-
-def _nt(term: rdflib.term.Node | None) -> str:
-    if isinstance(term, rdflib.URIRef):
-        return f"<{term}>"
-    if isinstance(term, rdflib.BNode):
-        return f"_:{term}"
-    return "" if term is None else term.n3()
 
 
 def compact(term: rdflib.term.Node | None) -> str:
