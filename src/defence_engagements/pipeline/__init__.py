@@ -14,9 +14,11 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import multiprocessing
 import shutil
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -279,56 +281,49 @@ def _build(
     sources = parse_sources(files, ParseCache(cache_dir), progress)
     timed("parse", started)
 
-    started = time.perf_counter()
-    progress.start("validate", None)
     asserted = [*sources.ontology, *sources.data]
-    working = workspace.workspace(asserted)
-    validator = Validator(
-        Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, settings.validator
-    )
-    findings = validator.validate_store(working, asserted)
-    fatal = failing(findings, strict=strict)
-    timed("validate", started)
-    if fatal:
-        raise ValidationFailedError(findings, fatal)
-
-    started = time.perf_counter()
-    progress.start("reason", None)
     engine = _engine(settings)
-    links = load.wikidata_links_in(working)
     inferred_cache = ReasoningCache(cache_dir)
     inputs_digest = hashlib.sha256(
         "\n".join(f"{f.source.name} {f.source.sha256}" for f in asserted).encode()
     ).hexdigest()
     key = hashlib.sha256(f"{engine}\n{inputs_digest}".encode()).hexdigest()
-    built_at = clock().replace(microsecond=0)
-    build_id = _new_build_id(settings.build_path, built_at, inputs)
-    root = builds_root(settings.build_path) / build_id
-    root.mkdir(parents=True)
+    # The working store lives in a child process: when it is done, all its memory goes
+    # back to the system (freed memory would otherwise stay with this process, out of
+    # reach of the store writer's threads).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+        started = time.perf_counter()
+        progress.start("validate", None)
+        findings = child.submit(_validate_in_working_store, sources, settings.validator).result()
+        fatal = failing(findings, strict=strict)
+        timed("validate", started)
+        if fatal:
+            raise ValidationFailedError(findings, fatal)
+
+        started = time.perf_counter()
+        progress.start("reason", None)
+        built_at = clock().replace(microsecond=0)
+        build_id = _new_build_id(settings.build_path, built_at, inputs)
+        root = builds_root(settings.build_path) / build_id
+        root.mkdir(parents=True)
+        try:
+            work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
+            work.mkdir()
+            cached = inferred_cache.get(key)
+            links, graph_files = child.submit(
+                _reason_in_working_store, sources, engine, work, cached is None
+            ).result()
+            if cached is None:
+                graph_files[GRAPH_INFERRED] = inferred_cache.put(key, graph_files[GRAPH_INFERRED])
+            else:
+                graph_files[GRAPH_INFERRED] = cached
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
     try:
-        work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
-        work.mkdir()
-        inferred_file = inferred_cache.get(key)
-        if inferred_file is None:
-            reason.infer_in_store(working, asserted, engine=engine)
-            inferred_file = dumps.write_graph_file(
-                working.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph()) or b"",
-                work / "inferred.nt",
-            )
-            inferred_file = inferred_cache.put(key, inferred_file)
-        del working  # frees the in-memory store before the graphs are sorted
-        graph_files = {
-            GRAPH_ONTOLOGY: dumps.write_graph_file(
-                (f.ntriples for f in sources.ontology), work / "ontology.nt"
-            ),
-            GRAPH_DATA: dumps.write_graph_file(
-                (f.ntriples for f in sources.data), work / "data.nt"
-            ),
-            GRAPH_INFERRED: inferred_file,
-            GRAPH_LINKS: dumps.write_graph_file(
-                ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
-            ),
-        }
+        graph_files[GRAPH_LINKS] = dumps.write_graph_file(
+            ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
+        )
         timed("reason", started)
 
         started = time.perf_counter()
@@ -388,3 +383,50 @@ def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -
         n += 1
         candidate = f"{stamp}-{digest}-{n}"
     return candidate
+
+
+# --- in the child process that holds the working store -----------------------------------
+
+_working_store: ox.Store | None = None
+
+
+def _validate_in_working_store(sources: Sources, engine: str) -> list[Finding]:
+    """Load every ontology and data file into a new working store; judge it whole."""
+    global _working_store
+    asserted = [*sources.ontology, *sources.data]
+    _working_store = workspace.workspace(asserted)
+    validator = Validator(
+        Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, engine
+    )
+    return validator.validate_store(_working_store, asserted)
+
+
+def _reason_in_working_store(
+    sources: Sources, engine: str, work: Path, infer: bool
+) -> tuple[set[ox.Triple], dict[str, Path]]:
+    """The links, and the ontology, data and (when ``infer``) inferred graphs as sorted
+    N-Triples files in ``work``."""
+    global _working_store
+    store, _working_store = _working_store, None
+    assert store is not None, "validation loads the working store first"
+    links = load.wikidata_links_in(store)
+    files: dict[str, Path] = {}
+    if infer:
+        reason.infer_in_store(store, [*sources.ontology, *sources.data], engine=engine)
+        unsorted = work / "inferred.unsorted.nt"
+        store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+        del store  # its memory is reused for sorting
+        files[GRAPH_INFERRED] = dumps.write_graph_file(
+            _read_and_remove(unsorted), work / "inferred.nt"
+        )
+    files[GRAPH_ONTOLOGY] = dumps.write_graph_file(
+        (f.ntriples for f in sources.ontology), work / "ontology.nt"
+    )
+    files[GRAPH_DATA] = dumps.write_graph_file((f.ntriples for f in sources.data), work / "data.nt")
+    return links, files
+
+
+def _read_and_remove(path: Path) -> bytes:
+    body = path.read_bytes()
+    path.unlink()
+    return body
