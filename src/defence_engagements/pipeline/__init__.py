@@ -11,6 +11,7 @@ no-op unless forced.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import hashlib
 import json
@@ -415,7 +416,8 @@ def _reason_in_working_store(
         reason.infer_in_store(store, [*sources.ontology, *sources.data], engine=engine)
         unsorted = work / "inferred.unsorted.nt"
         store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
-        del store  # its memory is reused for sorting
+        del store
+        _return_freed_memory()  # the store's, before the graphs are sorted
         files[GRAPH_INFERRED] = dumps.write_graph_file(
             _read_and_remove(unsorted), work / "inferred.nt"
         )
@@ -430,3 +432,10 @@ def _read_and_remove(path: Path) -> bytes:
     body = path.read_bytes()
     path.unlink()
     return body
+
+
+def _return_freed_memory() -> None:
+    """Give memory freed by the C heap back to the system (glibc's ``malloc_trim``):
+    Python's small objects live in arenas of their own and could not reuse it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)

@@ -50,14 +50,52 @@ DUMPS: dict[str, tuple[tuple[str, ...], ox.RdfFormat]] = {
 DUMP_NAMES = (*DUMPS, CHECKSUMS)
 
 
-def write_graph_file(body: bytes | Iterable[bytes], target: Path) -> Path:
-    """One graph as a file of sorted, distinct N-Triples lines (what every dump is
-    made from). Sorted as bytes: sorting Python terms by their text costs ten times more."""
+def write_graph_file(
+    body: bytes | Iterable[bytes], target: Path, run_lines: int = 1_000_000
+) -> Path:
+    """One graph as a file of sorted, distinct N-Triples lines (what every dump is made
+    from). Sorted as bytes (sorting Python terms by their text costs ten times more),
+    in runs of ``run_lines`` lines merged from temporary files, so memory stays bounded
+    at any size (a million lines is about 200 MB)."""
     chunks = [body] if isinstance(body, bytes) else body
-    lines = sorted({line for chunk in chunks for line in chunk.splitlines(keepends=True)})
-    with target.open("wb") as out:
-        out.writelines(lines)
+    runs: list[Path] = []
+    pending: list[bytes] = []
+
+    def spill() -> None:
+        pending.sort()
+        run = target.with_name(f".{target.name}.run{len(runs)}")
+        with run.open("wb") as out:
+            out.writelines(_distinct(pending))
+        runs.append(run)
+        pending.clear()
+
+    for chunk in chunks:
+        pending += chunk.splitlines(keepends=True)
+        if len(pending) >= run_lines:
+            spill()
+    if not runs:
+        pending.sort()
+        with target.open("wb") as out:
+            out.writelines(_distinct(pending))
+        return target
+    if pending:
+        spill()
+    try:
+        with target.open("wb") as out:
+            out.writelines(_merged(runs))
+    finally:
+        for run in runs:
+            run.unlink(missing_ok=True)
     return target
+
+
+def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
+    """Sorted lines, each once."""
+    previous = None
+    for line in lines:
+        if line != previous:
+            yield line
+            previous = line
 
 
 def _merged(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> Iterator[bytes]:
@@ -72,11 +110,7 @@ def _merged(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> I
                 _with_suffix(stream, suffix)
                 for stream, suffix in zip(streams, suffixes, strict=True)
             ]
-        previous = None
-        for line in heapq.merge(*streams):
-            if line != previous:
-                yield line
-                previous = line
+        yield from _distinct(heapq.merge(*streams))
     finally:
         for handle in files:
             handle.close()
