@@ -1,11 +1,18 @@
-"""Graph files: sorted, distinct N-Triples lines, whatever the number of sorted runs."""
+"""Graph files (sorted, distinct N-Triples lines, whatever the number of sorted runs) and
+the dumps streamed from them, in this process or in workers."""
 
 from __future__ import annotations
 
 import random
 from pathlib import Path
 
-from defence_engagements.pipeline.dumps import write_graph_file
+import pyoxigraph as ox
+from pipeline_support import make_tree
+
+from defence_engagements import pipeline
+from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
+from defence_engagements.pipeline.dumps import CHECKSUMS, DUMPS, write_dumps, write_graph_file
+from defence_engagements.store import open_published_build
 
 
 def test_runs_merged_from_disk_give_the_lines_of_one_sort(tmp_path: Path) -> None:
@@ -24,3 +31,31 @@ def test_runs_merged_from_disk_give_the_lines_of_one_sort(tmp_path: Path) -> Non
     assert in_runs.read_bytes() == expected
     assert whole.read_bytes() == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.nt", "whole.nt"]  # no runs left
+
+
+def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) -> None:
+    tree = make_tree(tmp_path / "tree")
+    result = pipeline.build(tree)
+    assert result.root is not None
+    store = open_published_build(tree.current_build).store
+    graph_files = {
+        graph: write_graph_file(
+            store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph)) or b"",
+            tmp_path / f"graph-{position}.nt",
+        )
+        for position, graph in enumerate(NAMED_GRAPHS)
+    }
+    inline = write_dumps(graph_files, tmp_path / "inline", parallel=False)
+    in_workers = write_dumps(graph_files, tmp_path / "workers", parallel=True)
+
+    assert inline == in_workers == result.manifest["dumps"]
+    for name in (*DUMPS, CHECKSUMS):
+        assert (tmp_path / "inline" / name).read_bytes() == (
+            tmp_path / "workers" / name
+        ).read_bytes(), name
+    # …and the build's own dumps, apart from the VoID (its date and version differ).
+    same = [n for n in DUMPS if GRAPH_METADATA not in DUMPS[n][0]]
+    assert all(
+        (tmp_path / "inline" / n).read_bytes() == (result.root / "dumps" / n).read_bytes()
+        for n in same
+    )
