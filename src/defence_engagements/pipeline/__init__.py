@@ -58,6 +58,7 @@ from defence_engagements.store import (
     STORE_DIRNAME,
     builds_root,
     cache_root,
+    open_writable_store,
     publish_build,
     read_manifest,
     write_manifest,
@@ -311,9 +312,15 @@ def _build(
             work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
             work.mkdir()
             cached = inferred_cache.get(key)
-            links, graph_files = child.submit(
+            reasoning = child.submit(
                 _reason_in_working_store, sources, engine, work, cached is None
-            ).result()
+            )
+            # While the child reasons, the asserted graphs go into the new store (the
+            # store's time thus counts partly under "reason").
+            store = open_writable_store(root / STORE_DIRNAME)
+            for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
+                load.load_lines(store, iri, _lines_of(parsed))
+            links, graph_files = reasoning.result()
             if cached is None:
                 graph_files[GRAPH_INFERRED] = inferred_cache.put(key, graph_files[GRAPH_INFERRED])
             else:
@@ -329,7 +336,10 @@ def _build(
 
         started = time.perf_counter()
         progress.start("store", None)
-        store = load.write_store(root / STORE_DIRNAME, graph_files)
+        for iri in (GRAPH_INFERRED, GRAPH_LINKS):
+            with graph_files[iri].open("rb") as lines:
+                load.load_lines(store, iri, lines)
+        store.flush()
         modified = built_at.isoformat().replace("+00:00", "Z")
         description = void.describe(
             store,
@@ -426,6 +436,11 @@ def _reason_in_working_store(
     )
     files[GRAPH_DATA] = dumps.write_graph_file((f.ntriples for f in sources.data), work / "data.nt")
     return links, files
+
+
+def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:
+    for parsed in files:
+        yield from parsed.ntriples.splitlines(keepends=True)
 
 
 def _read_and_remove(path: Path) -> bytes:

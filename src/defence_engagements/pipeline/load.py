@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable
 
 import pyoxigraph as ox
 
 from defence_engagements.namespaces import DEX, WIKIDATA_ITEM_PATTERN
-from defence_engagements.store import open_writable_store
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 OWL_SAME_AS = ox.NamedNode("http://www.w3.org/2002/07/owl#sameAs")
@@ -61,28 +59,24 @@ def wikidata_links_in(store: ox.Store) -> set[ox.Triple]:
     return wikidata_links(q.triple for q in relevant)
 
 
-def write_store(path: Path, graph_files: Mapping[str, Path]) -> ox.Store:
-    """A new store at ``path`` holding each graph (an N-Triples file) under its IRI.
+def load_lines(store: ox.Store, iri: str, lines: Iterable[bytes]) -> None:
+    """Add N-Triples lines to the graph ``iri`` of an on-disk store.
 
-    Bulk-loaded from the files in bounded calls; lines with blank nodes are added
-    through the parser, because ``bulk_load`` would give blank nodes new labels and the
-    dumps keep the stable ones."""
-    store = open_writable_store(path)
-    for iri, source in graph_files.items():
-        name = ox.NamedNode(iri)
-        blank: list[bytes] = []
-        with source.open("rb") as lines:
-            while chunk := list(itertools.islice(lines, BULK_LOAD_LINES)):
-                blank += [line for line in chunk if _BLANK in line]
-                body = b"".join(line for line in chunk if _BLANK not in line)
-                store.bulk_load(body, format=ox.RdfFormat.N_TRIPLES, to_graph=name)
-        if blank:
-            store.bulk_extend(
-                ox.Quad(q.subject, q.predicate, q.object, name)
-                for q in ox.parse(b"".join(blank), format=ox.RdfFormat.N_TRIPLES)
-            )
-    store.flush()
-    return store
+    Bulk-loaded in bounded calls; lines with blank nodes are added through the parser,
+    because ``bulk_load`` would give blank nodes new labels and the dumps keep the
+    stable ones. Lines stated twice are stored once."""
+    name = ox.NamedNode(iri)
+    blank: list[bytes] = []
+    iterator = iter(lines)
+    while chunk := list(itertools.islice(iterator, BULK_LOAD_LINES)):
+        blank += [line for line in chunk if _BLANK in line]
+        body = b"".join(line for line in chunk if _BLANK not in line)
+        store.bulk_load(body, format=ox.RdfFormat.N_TRIPLES, to_graph=name)
+    if blank:
+        store.bulk_extend(
+            ox.Quad(q.subject, q.predicate, q.object, name)
+            for q in ox.parse(b"".join(blank), format=ox.RdfFormat.N_TRIPLES)
+        )
 
 
 def add_graph(store: ox.Store, iri: str, triples: Iterable[ox.Triple]) -> None:

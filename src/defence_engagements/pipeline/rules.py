@@ -542,9 +542,10 @@ def _transitive_properties(store: ox.Store) -> list[ox.NamedNode]:
     ]
 
 
-def _specialised_rules(store: ox.Store) -> list[DataRule]:
-    """Rules generated per property or class from the schema as it stands now."""
-    rules: list[DataRule] = []
+def _specialised_rules(store: ox.Store) -> list[tuple[DataRule, frozenset[ox.Term]]]:
+    """Rules generated per property or class from the schema as it stands now, each
+    with the predicates of the data triples it reads."""
+    rules: list[tuple[DataRule, frozenset[ox.Term]]] = []
     chain_axiom = ox.NamedNode(OWL + "propertyChainAxiom")
     for quad in store.quads_for_pattern(None, chain_axiom, None, ox.DefaultGraph()):
         chain = _list_members(store, quad.object)
@@ -555,7 +556,8 @@ def _specialised_rules(store: ox.Store) -> list[DataRule]:
         ):
             path = "/".join(_iri(p) for p in chain)
             target = _iri(quad.subject)
-            rules.append(_data_rule(f"prp-spo2 {target}", f"?x {target} ?z .", f"?x {path} ?z"))
+            rule = _data_rule(f"prp-spo2 {target}", f"?x {target} ?z .", f"?x {path} ?z")
+            rules.append((rule, frozenset(chain)))
     key = ox.NamedNode(OWL + "hasKey")
     for quad in store.quads_for_pattern(None, key, None, ox.DefaultGraph()):
         properties = _list_members(store, quad.object)
@@ -566,13 +568,12 @@ def _specialised_rules(store: ox.Store) -> list[DataRule]:
         ):
             target = str(quad.subject)
             values = " ".join(f"?x {p} ?z{i} . ?y {p} ?z{i} ." for i, p in enumerate(properties))
-            rules.append(
-                _data_rule(
-                    f"prp-key {target}",
-                    "?x owl:sameAs ?y .",
-                    f"?x a {target} . ?y a {target} . FILTER(!sameTerm(?x, ?y)) {values}",
-                )
+            rule = _data_rule(
+                f"prp-key {target}",
+                "?x owl:sameAs ?y .",
+                f"?x a {target} . ?y a {target} . FILTER(!sameTerm(?x, ?y)) {values}",
             )
+            rules.append((rule, frozenset((_RDF_TYPE, *properties))))
     return rules
 
 
@@ -601,10 +602,14 @@ def _one_time_triples(store: ox.Store) -> list[ox.Quad]:
         if dt.value in rl_datatypes:
             used.add(dt.value)
     explicitly_typed: list[tuple[ox.Term, str]] = []
-    for quad in store.quads_for_pattern(None, rdf_type, None, graph):
-        if quad.object.value in rl_datatypes and not isinstance(quad.subject, ox.Literal):
-            used.add(quad.object.value)
-            explicitly_typed.append((quad.subject, quad.object.value))
+    # Asked per datatype, not read from every rdf:type triple of the store in Python.
+    datatypes = " ".join(f"<{dt}>" for dt in sorted(rl_datatypes))
+    for subject, dt in store.query(
+        f"SELECT ?s ?dt WHERE {{ VALUES ?dt {{ {datatypes} }} ?s <{RDF}type> ?dt }}"
+    ):
+        if not isinstance(subject, ox.Literal):
+            used.add(dt.value)
+            explicitly_typed.append((subject, dt.value))
     subsumptions = {str(k): [str(v) for v in vs] for k, vs in OWL_Datatype_Subsumptions.items()}
     for subject, dt in explicitly_typed:
         for wider in subsumptions.get(dt, []):
@@ -741,12 +746,23 @@ def _is_schema(triple: ox.Triple | ox.Quad) -> bool:
 
 
 def _close_schema(store: ox.Store, report: ReasoningReport) -> list[ox.Quad]:
-    """Close the schema in place; return it (every schema triple) for the delta stores."""
-    size, previous = _size(store), -1
-    while size != previous:
-        previous = size
+    """Close the schema in place; return it (every schema triple) for the delta stores.
+
+    The schema rules only ever add schema triples, so the schema's size (a few
+    hundred triples, read from the index) tells when they are done; the store's
+    own size would cost a walk over every triple of the closure each time.
+    """
+    schema = _schema_quads(store)
+    while True:
         _run(store, SCHEMA_RULES, report)
-        size = _size(store)
+        closed = _schema_quads(store)
+        if len(closed) == len(schema):
+            return closed
+        schema = closed
+
+
+def _schema_quads(store: ox.Store) -> list[ox.Quad]:
+    """Every schema triple of the store (see _is_schema)."""
     schema: list[ox.Quad] = []
     for predicate in _SCHEMA_PREDICATES:
         schema.extend(
@@ -827,22 +843,71 @@ class _Schema:
                     work.append(triple)
         return found
 
+    def _property_keys(self) -> set[ox.Term]:
+        return {
+            *self.super_properties,
+            *self.inverses,
+            *self.symmetric,
+            *self.domains,
+            *self.ranges,
+        }
 
-def _compiled_pass(store: ox.Store, report: ReasoningReport) -> int | None:
+    def derives_as(self, other: _Schema) -> bool:
+        """Whether the two schemas give every triple the same consequences.
+
+        A triple whose predicate (or, for a type, whose class) no schema mentions
+        has no consequences under either, so comparing the consequences of the
+        terms the schemas mention compares them on every triple. An added
+        ``p rdfs:subPropertyOf p`` or ``A rdfs:subClassOf C`` under ``A ⊑ B ⊑ C``
+        changes the schema but not what it derives.
+        """
+        properties = self._property_keys() | other._property_keys()
+        if _RDF_TYPE in properties:
+            return False  # a type's consequences would then depend on every class
+        classes = {*self.super_classes, *other.super_classes}
+        starts: list[_Abstract] = [("S", p, "O") for p in properties if isinstance(p, ox.NamedNode)]
+        starts += [("S", _RDF_TYPE, c) for c in classes]
+        return all(self.consequences(start) == other.consequences(start) for start in starts)
+
+
+def _has(store: ox.Store, predicate: ox.NamedNode, obj: ox.Term | None = None) -> bool:
+    """Whether the default graph holds a triple ``?s predicate obj`` (one index step)."""
+    quads = store.quads_for_pattern(None, predicate, obj, ox.DefaultGraph())
+    return next(iter(quads), None) is not None
+
+
+def _used_terms(store: ox.Store, schema: _Schema) -> tuple[list[ox.Term], list[ox.Term]]:
+    """The store's predicates and classes that the schema gives any consequence.
+
+    Others derive nothing, so they are left out rather than found by a scan of
+    every triple: each candidate the schema names is looked up in the index.
+    """
+    predicates = [
+        p for p in schema._property_keys() if isinstance(p, ox.NamedNode) and _has(store, p)
+    ]
+    if _RDF_TYPE in predicates:  # then every class has consequences
+        query = f"SELECT DISTINCT ?c WHERE {{ ?s <{RDF}type> ?c }}"
+        return predicates, [row["c"] for row in store.query(query)]
+    return predicates, [c for c in schema.super_classes if _has(store, _RDF_TYPE, c)]
+
+
+def _compiled_pass(
+    store: ox.Store, schema: _Schema, report: ReasoningReport, family: str = "compiled"
+) -> bool:
     """Close the whole store under the single-atom property and class rules at once.
 
-    The rules are compiled against the schema: for each class D, one query finds
-    every node that some asserted triple makes a D (through any chain of
-    sub-properties, inverses, domains, ranges and super-classes); for each
-    property q, one query finds every pair that must be related by q. Each
-    inferred triple is so produced exactly once, with no rounds. Returns how many
-    schema triples it added, or None (doing nothing) when the schema needs a form
-    the compilation does not cover.
+    The rules are compiled against the schema: for each class D, one update finds
+    every node that some triple makes a D (through any chain of sub-properties,
+    inverses, domains, ranges and super-classes); for each property q, one update
+    finds every pair that must be related by q. Each inferred triple is so
+    produced once, with no rounds. The updates insert every such triple and let
+    the store's set semantics drop those it holds: a FILTER NOT EXISTS against the
+    closure costs more than the insert it saves. Returns False (doing nothing)
+    when the schema needs a form the compilation does not cover. ``schema`` is
+    the closed schema (the store may hold only part of the data: see close_store).
     """
     begun = time.perf_counter()
-    schema = _Schema(store)
-    predicates = [row["p"] for row in store.query("SELECT DISTINCT ?p WHERE { ?s ?p ?o }")]
-    classes = [row["c"] for row in store.query(f"SELECT DISTINCT ?c WHERE {{ ?s <{RDF}type> ?c }}")]
+    predicates, classes = _used_terms(store, schema)
     type_sources: dict[ox.Term, set[tuple[str, ox.Term]]] = defaultdict(set)
     property_sources: dict[ox.Term, set[tuple[str, ox.Term]]] = defaultdict(set)
     starts: list[_Abstract] = [("S", p, "O") for p in predicates if p != _RDF_TYPE]
@@ -857,7 +922,7 @@ def _compiled_pass(store: ox.Store, report: ReasoningReport) -> int | None:
             elif q != _RDF_TYPE and {x, y} == {"S", "O"} and start[1] != _RDF_TYPE:
                 property_sources[q].add(("forward" if x == "S" else "inverse", start[1]))
             else:
-                return None
+                return False
         if start[1] == _RDF_TYPE:
             continue  # a type's super-classes come from the (type, C) sources below
         for x, types in derived_types.items():
@@ -890,33 +955,13 @@ def _compiled_pass(store: ox.Store, report: ReasoningReport) -> int | None:
     )
     type_targets = list(order.static_order())
     _timed(report, "compile", begun)
-    schema_added = 0
     for target in type_targets:
-        sources = type_sources[target]
         begun = time.perf_counter()
-        branches = []
-        for kind in ("subject", "object", "type"):
-            members = " ".join(str(t) for k, t in sources if k == kind)
-            if not members:
-                continue
-            if kind == "subject":
-                branches.append(f"{{ VALUES ?p {{ {members} }} ?x ?p ?any }}")
-            elif kind == "object":
-                branches.append(
-                    f"{{ VALUES ?p {{ {members} }} ?any ?p ?x FILTER(!isLiteral(?x)) }}"
-                )
-            else:
-                branches.append(f"{{ VALUES ?c {{ {members} }} ?x <{RDF}type> ?c }}")
-        query = (
-            f"CONSTRUCT {{ ?x <{RDF}type> {target} }} WHERE {{ "
-            f"{{ SELECT DISTINCT ?x WHERE {{ {' UNION '.join(branches)} }} }} "
-            f"FILTER NOT EXISTS {{ ?x <{RDF}type> {target} }} }}"
-        )
-        added = _insert_constructed(store, query)
-        _timed(report, "compiled-types", begun)
-        if target.value in _META_CLASSES:
-            schema_added += added
+        _insert_types(store, target, type_sources[target])
+        _timed(report, f"{family}-types", begun)
     for target, sources in property_sources.items():
+        if not isinstance(target, ox.NamedNode):
+            continue  # no triple has a blank-node predicate
         begun = time.perf_counter()
         branches = []
         forward = " ".join(str(t) for k, t in sources if k == "forward")
@@ -925,76 +970,170 @@ def _compiled_pass(store: ox.Store, report: ReasoningReport) -> int | None:
             branches.append(f"{{ VALUES ?p {{ {forward} }} ?x ?p ?y }}")
         if inverse:
             branches.append(f"{{ VALUES ?p {{ {inverse} }} ?y ?p ?x FILTER(!isLiteral(?x)) }}")
-        query = (
-            f"CONSTRUCT {{ ?x {target} ?y }} WHERE {{ {{ SELECT DISTINCT ?x ?y WHERE {{ "
-            f"{' UNION '.join(branches)} }} }} "
-            f"FILTER NOT EXISTS {{ ?x {target} ?y }} }}"
+        store.update(
+            f"INSERT {{ ?x {target} ?y }} WHERE {{ {{ SELECT DISTINCT ?x ?y WHERE {{ "
+            f"{' UNION '.join(branches)} }} }} }}"
         )
-        added = _insert_constructed(store, query)
-        _timed(report, "compiled-properties", begun)
-        if target.value in _SCHEMA_PREDICATES:
-            schema_added += added
-    return schema_added
+        _timed(report, f"{family}-properties", begun)
+    return True
 
 
-def _insert_constructed(store: ox.Store, construct: str) -> int:
-    """Add a CONSTRUCT's triples to the default graph; returns how many. The triples
-    go from the query to the store as N-Triples, never as Python objects (five times
-    faster than building a Quad per row)."""
-    body = store.query(construct).serialize(format=ox.RdfFormat.N_TRIPLES) or b""
-    if b"_:" in body:  # Store.load would give blank nodes new labels; parse keeps them
-        store.extend(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
-    elif body:
-        store.load(body, format=ox.RdfFormat.N_TRIPLES)
-    return body.count(b"\n")
+def _insert_types(store: ox.Store, target: ox.Term, sources: set[tuple[str, ox.Term]]) -> None:
+    """Type as ``target`` every node the sources give: subjects of a ``subject`` source
+    property, non-literal objects of an ``object`` one, instances of a ``type`` class."""
+    if isinstance(target, ox.BlankNode) or any(isinstance(t, ox.BlankNode) for _, t in sources):
+        # SPARQL cannot name a stored blank node (in a template it is a fresh node, in
+        # VALUES an error), so these few classes are filled from the index in Python.
+        graph = ox.DefaultGraph()
+        nodes: set[ox.Term] = set()
+        for kind, term in sources:
+            if kind == "subject":
+                nodes.update(q.subject for q in store.quads_for_pattern(None, term, None, graph))
+            elif kind == "object":
+                nodes.update(
+                    q.object
+                    for q in store.quads_for_pattern(None, term, None, graph)
+                    if not isinstance(q.object, ox.Literal)
+                )
+            else:
+                nodes.update(
+                    q.subject for q in store.quads_for_pattern(None, _RDF_TYPE, term, graph)
+                )
+        store.extend(ox.Quad(node, _RDF_TYPE, target, graph) for node in nodes)  # type: ignore[arg-type]
+        return
+    branches = []
+    for kind in ("subject", "object", "type"):
+        members = " ".join(str(t) for k, t in sources if k == kind)
+        if not members:
+            continue
+        if kind == "subject":
+            branches.append(f"{{ VALUES ?p {{ {members} }} ?x ?p ?any }}")
+        elif kind == "object":
+            branches.append(f"{{ VALUES ?p {{ {members} }} ?any ?p ?x FILTER(!isLiteral(?x)) }}")
+        else:
+            branches.append(f"{{ VALUES ?c {{ {members} }} ?x <{RDF}type> ?c }}")
+    store.update(
+        f"INSERT {{ ?x <{RDF}type> {target} }} WHERE {{ "
+        f"{{ SELECT DISTINCT ?x WHERE {{ {' UNION '.join(branches)} }} }} }}"
+    )
 
 
 def close_store(store: ox.Store, *, max_rounds: int = 1000) -> ReasoningReport:
     """Extend the default graph of ``store`` in place to its OWL 2 RL closure.
 
-    Semi-naive: the rules with one data atom are evaluated on a small store
-    holding the schema and what the previous round added, so each triple passes
-    through them once; the rules joining several data atoms run over the whole
-    closure, guarded by their schema. When a round adds schema triples the
-    schema is closed again and the next round treats the whole closure as new.
+    The first round closes the whole store under the rules with one data atom
+    (the compiled pass). Later rounds are semi-naive: the same pass closes only
+    what the previous round added, in a small store holding it and the schema,
+    and the result is copied into the closure. The rules joining several data
+    atoms run over the whole closure, guarded by their schema; the per-property
+    ones (chains, keys, transitivity) only when a triple they read was added
+    since they last ran. When a round adds schema triples the schema is closed
+    again, and the next round treats the whole closure as new unless the grown
+    schema derives exactly what the old one did.
     """
     report = ReasoningReport(asserted=_size(store))
     started = time.perf_counter()
     store.extend(_one_time_triples(store))
     schema = _close_schema(store, report)
-    source = store  # the first round's additions are everything
+    # The schema under which every triple but the last round's additions has had
+    # its one-atom consequences derived (a full pass establishes it anew).
+    basis = _Schema(store)
+    full = True  # the first round's additions are everything
+    schema_grew = False
+    added: set[ox.Triple] = set()  # what the last round added
+    # What the per-property rules need to rerun: the predicates of the triples added
+    # since they last ran (after a full pass: any), and the rules run so far.
+    touched: set[ox.Term] = set()
+    ran: set[str] = set()
+
+    def stale(key: str, reads: Iterable[ox.Term]) -> bool:
+        if full or key not in ran or not touched.isdisjoint(reads):
+            ran.add(key)
+            return True
+        return False
+
     graph = ox.DefaultGraph()
     while report.rounds < max_rounds:
         report.rounds += 1
         new: set[ox.Triple] = set()
-        schema_added = _compiled_pass(store, report) if source is store else None
-        if schema_added is None:
-            _derive(source, store, DELTA_RULES, new, report)
+        schema_size = len(schema)
+        if full:
+            if _compiled_pass(store, basis, report):
+                _derive(store, store, UNCOMPILED_DELTA_RULES, new, report)
+            else:
+                _derive(store, store, DELTA_RULES, new, report)
         else:
-            _derive(store, store, UNCOMPILED_DELTA_RULES, new, report)
+            touched |= _close_additions(store, schema, basis, added, new, report)
+            if schema_grew:  # the schema these read may have grown: rerun on everything
+                _derive(store, store, UNCOMPILED_DELTA_RULES, new, report)
         _derive(store, store, JOIN_RULES, new, report)
-        _derive(store, store, _specialised_rules(store), new, report)
+        specialised = [
+            rule for rule, reads in _specialised_rules(store) if stale(rule.select, reads)
+        ]
+        _derive(store, store, specialised, new, report)
         begun = time.perf_counter()
         for prop in _transitive_properties(store):
-            new.update(_transitive_additions(store, prop))
+            # Without a path of two steps the closure adds nothing: one join in the
+            # store is far cheaper than reading the property's triples into Python.
+            if stale(f"prp-trp {prop}", (prop,)) and store.query(
+                f"ASK {{ ?x {prop} ?y . ?y {prop} ?z }}"
+            ):
+                new.update(_transitive_additions(store, prop))
         _timed(report, "prp-trp", begun)
         if store.query(EQUALITY_RULES[0].guard):
             _derive(store, store, EQUALITY_RULES, new, report)
-        if not new and not schema_added:
+        # The compiled passes add to the store during the round, schema triples too.
+        schema_grew = len(_schema_quads(store)) != schema_size or any(map(_is_schema, new))
+        if not new and not schema_grew:
             break
         begun = time.perf_counter()
         store.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in new)
-        if schema_added or any(_is_schema(t) for t in new):
+        added = new
+        touched = {t.predicate for t in new}
+        full = False
+        if schema_grew:
             schema = _close_schema(store, report)
-            source = store
-        else:
-            source = ox.Store()
-            source.extend(schema)
-            source.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in new)
+            touched.update(q.predicate for q in schema)
+            grown = _Schema(store)
+            full = not grown.derives_as(basis)
+            basis = grown
         _timed(report, "insert", begun)
     report.closure = _size(store)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _close_additions(
+    store: ox.Store,
+    schema: list[ox.Quad],
+    basis: _Schema,
+    added: set[ox.Triple],
+    new: set[ox.Triple],
+    report: ReasoningReport,
+) -> set[ox.Term]:
+    """The semi-naive step of the one-atom rules: derive what the triples ``added``
+    last round (already in ``store``) give; return the predicates of what it put
+    into ``store``.
+
+    The compiled pass closes a small store of the schema and the additions, and
+    what the closure lacks of it is copied over (the filter is one hash lookup a
+    triple, cheaper than reloading the lot). The rules the pass does not cover
+    take one step on it, into ``new``. If the schema needs a form the pass does
+    not cover, every one-atom rule takes one step instead.
+    """
+    graph = ox.DefaultGraph()
+    delta = ox.Store()
+    delta.extend(schema)
+    delta.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in added)
+    if not _compiled_pass(delta, basis, report, "delta"):
+        _derive(delta, store, DELTA_RULES, new, report)
+        return set()
+    _derive(delta, store, UNCOMPILED_DELTA_RULES, new, report)
+    begun = time.perf_counter()
+    fresh = [q for q in delta.quads_for_pattern(None, None, None, graph) if q not in store]
+    store.extend(fresh)
+    _timed(report, "insert", begun)
+    return {q.predicate for q in fresh}
 
 
 def closure_of(quads: Iterable[ox.Quad | ox.Triple]) -> tuple[set[ox.Triple], ReasoningReport]:
