@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from defence_engagements.pipeline import validate
+from defence_engagements.pipeline import validate, workspace
 from defence_engagements.pipeline.parse import ParsedFile, parse_turtle, read_source
 
 Result = tuple[str, str, str, str, str]
@@ -47,11 +47,12 @@ def _triples(files: list[ParsedFile]):
 
 
 def ours(tree: ParsedTree) -> tuple[set[Result], float]:
-    """What ``engagements build`` runs: every file, one engine run, results per file."""
+    """What ``engagements build`` runs: every file loaded into one working store, one
+    engine run over it, results given to the files that state their focus nodes."""
     started = time.perf_counter()
     validator = validate.Validator(_triples(tree.shapes), _triples(tree.ontology))
     units = [*tree.ontology, *tree.data]
-    findings = validator.validate_files(units, validate.SubjectIndex(units))
+    findings = validator.validate_store(workspace.workspace(units), units)
     seconds = time.perf_counter() - started
     return {(f.focus, f.shape, f.path or "", f.value or "", f.severity) for f in findings}, seconds
 
