@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import json
 import logging
 
@@ -15,7 +16,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 
-from defence_engagements.web.access_log import AccessLogMiddleware
+from defence_engagements.web.access_log import (
+    FLUSH_AFTER,
+    AccessLogMiddleware,
+    GatheringStreamHandler,
+)
 from defence_engagements.web.limits import RequestLimitsMiddleware
 from defence_engagements.web.problem import LastResortMiddleware
 
@@ -150,3 +155,31 @@ async def test_access_log_lines_are_json_with_every_field(caplog: pytest.LogCapt
     assert records[0]["status"] == 200 and records[0]["bytes"] == len("0 bytes")
     assert records[0]["truncated"] is True
     assert records[3]["status"] == 500 and records[3]["query_sha256"] is None
+
+
+async def test_access_lines_written_on_the_event_loop_are_gathered_then_all_written() -> None:
+    stream = io.StringIO()
+    handler = GatheringStreamHandler(stream)
+    logger = logging.getLogger("test.gathered")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for index in range(5):
+            logger.info(json.dumps({"n": index}))
+        assert stream.getvalue() == ""  # nothing written yet: one write for all five
+        await asyncio.sleep(FLUSH_AFTER * 3)
+        assert [json.loads(line)["n"] for line in stream.getvalue().splitlines()] == list(range(5))
+        logger.info(json.dumps({"n": 5}))
+        handler.close()  # at shutdown: what is still gathered is written
+        assert stream.getvalue().splitlines()[-1] == '{"n": 5}'
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_access_lines_written_off_the_event_loop_are_written_at_once() -> None:
+    stream = io.StringIO()
+    handler = GatheringStreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.handle(logging.makeLogRecord({"msg": "line", "levelno": logging.INFO}))
+    assert stream.getvalue() == "line\n"

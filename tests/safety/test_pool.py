@@ -230,3 +230,75 @@ async def test_federated_calls_have_a_time_limit_and_follow_no_redirect(tiny_bui
     finally:
         await executor.close()
         server.shutdown()
+
+
+async def test_a_client_that_goes_away_frees_its_worker_at_once(
+    pool: WorkerPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    abandoned = asyncio.create_task(pool.execute(request(CARTESIAN, timeout=20.0)))
+    await asyncio.sleep(0.3)
+    busy = [w for w in pool._workers if pool._idle is not None and w not in pool._idle._queue]
+    assert len(busy) == 1
+    pid = busy[0].process.pid
+    with caplog.at_level(logging.WARNING):
+        abandoned.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await abandoned
+    assert "its client went away" in caplog.text
+    deadline = time.monotonic() + 5
+    while busy[0].process.pid == pid and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert busy[0].process.pid != pid  # a fresh process took its place
+    with pytest.raises(ProcessLookupError):  # and the query's process is gone, not left running
+        os.kill(pid, 0)
+    for _ in range(2 * pool.size):
+        assert count_of((await pool.execute(request("SELECT (COUNT(*) AS ?n) {?s ?p ?o}"))).body)
+
+
+async def test_answers_larger_than_one_read_arrive_whole(pool: WorkerPoolExecutor) -> None:
+    # ~3 MB of JSON: several reads on the server's side of the channel, two writes on the worker's.
+    query = "SELECT ?a ?b ?v { ?a ?p ?v . ?b ?q ?w } LIMIT 25000"
+    answer = await pool.execute(request(query, max_rows=30_000))
+    assert len(answer.body) > 2_000_000
+    assert (answer.rows, answer.truncated) == (25_000, False)
+    assert len(json.loads(answer.body)["results"]["bindings"]) == 25_000
+    small = await pool.execute(request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"))
+    assert count_of(small.body) == 300  # the channel is in step again after the big answer
+
+
+async def test_a_worker_that_died_while_idle_costs_no_query_an_error(
+    pool: WorkerPoolExecutor, caplog: pytest.LogCaptureFixture
+) -> None:
+    victim = pool._workers[0]
+    os.kill(victim.process.pid, signal.SIGKILL)
+    await asyncio.sleep(0.3)  # the event loop sees its channel close
+    with caplog.at_level(logging.WARNING):
+        for _ in range(4 * pool.size):
+            answer = await pool.execute(request("SELECT (COUNT(*) AS ?n) {?s ?p ?o}"))
+            assert count_of(answer.body) == 300
+    assert "died while idle" in caplog.text
+
+
+def test_the_pool_keeps_its_limits_on_uvloop(tiny_build: Path) -> None:
+    """`engagements serve` runs on uvloop, whose transports differ from asyncio's."""
+    import uvloop
+
+    async def scenario() -> tuple[float, int, int]:
+        executor = WorkerPoolExecutor(tiny_build / "current", workers=1, burst_workers=0)
+        try:
+            await executor.start()
+            started = time.monotonic()
+            with pytest.raises(QueryTimeoutError):
+                await executor.execute(request(CARTESIAN, timeout=1.0))
+            stopped_after = time.monotonic() - started
+            big = await executor.execute(
+                request("SELECT ?a ?b { ?a ?p ?v . ?b ?q ?w } LIMIT 20000", max_rows=20_000)
+            )
+            small = await executor.execute(request("SELECT (COUNT(*) AS ?n) {?s ?p ?o}"))
+            return stopped_after, big.rows, count_of(small.body)
+        finally:
+            await executor.close()
+
+    stopped_after, rows, count = uvloop.run(scenario())
+    assert 1.0 <= stopped_after < 2.0
+    assert (rows, count) == (20_000, 300)

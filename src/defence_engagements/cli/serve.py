@@ -1,8 +1,16 @@
-"""`engagements serve`: the web app on uvicorn, over the published build."""
+"""`engagements serve`: the web app on uvicorn, over the published build.
+
+With several server processes (``--processes``, default one per core) uvicorn's
+supervisor starts them on one listening socket; each builds the app with
+:func:`create_served_app` from the settings the parent resolved (handed over as
+``ENGAGEMENTS_*`` variables) and runs its own query workers, answer memo and
+connection cap (``max_connections`` shared out between them).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import os
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -11,6 +19,16 @@ from defence_engagements.query import QueryExecutor
 from defence_engagements.query.service_policy import ServicePolicy
 from defence_engagements.settings import Settings, load_settings
 from defence_engagements.web.published_build import BuildProvider
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+
+# Both parsers cap a request head at h11_max_incomplete_event_size (then 400).
+HTTP_PROTOCOLS = {
+    "h11": "h11",
+    "httptools": "defence_engagements.web.http_protocol:BoundedHttpToolsProtocol",
+}
 
 
 def build_executor(settings: Settings) -> QueryExecutor:
@@ -22,12 +40,12 @@ def build_executor(settings: Settings) -> QueryExecutor:
         from defence_engagements.query.remote import remote_executor_for
 
         return remote_executor_for(settings, policy)
-    if settings.query_workers > 0:
+    if settings.workers_per_process > 0:
         from defence_engagements.query.pool import WorkerPoolExecutor
 
         return WorkerPoolExecutor(
             settings.current_build,
-            workers=settings.query_workers,
+            workers=settings.workers_per_process,
             policy=policy,
             service_timeout=settings.service_timeout,
             queue_timeout=settings.query_queue_timeout,
@@ -36,6 +54,14 @@ def build_executor(settings: Settings) -> QueryExecutor:
     from defence_engagements.query.inprocess import InProcessExecutor
 
     return InProcessExecutor(settings.current_build, policy=policy)
+
+
+def create_served_app(settings: Settings | None = None) -> Starlette:
+    """The app one server process runs: its executor, its build metadata."""
+    from defence_engagements.web.app import create_app
+
+    settings = settings or load_settings()
+    return create_app(settings, build_executor(settings), builds=remote_builds(settings))
 
 
 def remote_builds(settings: Settings) -> BuildProvider | None:
@@ -88,11 +114,19 @@ def serve(
             min=1,
         ),
     ] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            help="Server processes answering on the port (default: one per CPU core); "
+            "the query workers are shared out between them.",
+            min=1,
+        ),
+    ] = None,
     workers: Annotated[
         int | None,
         typer.Option(
-            help="Query worker processes (default 2); 0 runs queries in-process, "
-            "without time limits.",
+            help="Query worker processes (default 2), shared out between the server "
+            "processes (at least one each); 0 runs queries in-process, without time limits.",
             min=0,
         ),
     ] = None,
@@ -121,8 +155,6 @@ def serve(
     """Serve the SPARQL endpoint, linked-data documents, pages and dumps."""
     import uvicorn
 
-    from defence_engagements.web.app import create_app
-
     settings = load_settings().with_overrides(
         host=host,
         port=port,
@@ -130,23 +162,34 @@ def serve(
         sparql_backend=sparql_backend,
         query_timeout=query_timeout,
         max_rows=max_rows,
+        server_processes=processes,
         query_workers=workers,
         service_allow=tuple(service_allow) if service_allow else None,
         service_allow_private=service_allow_private,
         service_timeout=service_timeout,
     )
-    application = create_app(settings, build_executor(settings), builds=remote_builds(settings))
+    count = settings.serving_processes
+    application: Any
+    if count > 1:
+        # Each process is a fresh interpreter (spawned): it reads these settings back.
+        os.environ.update(settings.environment())
+        application = f"{__name__}:create_served_app"
+    else:
+        application = create_served_app(settings)
     uvicorn.run(
         application,
+        factory=count > 1,
+        workers=count if count > 1 else None,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http=settings.http_parser,
+        http=HTTP_PROTOCOLS.get(settings.http_parser, settings.http_parser),
         h11_max_incomplete_event_size=4 * settings.max_header_bytes,
         proxy_headers=False,
         server_header=False,
         access_log=False,  # the app writes its own structured access log
         timeout_keep_alive=int(settings.keep_alive_timeout),
-        limit_concurrency=settings.max_connections,
+        # The cap is the whole server's: each process takes its share.
+        limit_concurrency=max(1, settings.max_connections // count),
         log_level="warning",
     )

@@ -7,8 +7,12 @@ is killed (SIGKILL) and replaced. Workers serialise results themselves (enforcin
 reopen the store when ``build/current`` has been switched to a new build — a query
 in flight finishes on the store it started with.
 
-Workers are started by a fork server that has imported this module already, so a
-replacement is ready in milliseconds and never inherits the server's threads.
+Each worker is reached over its own Unix socket pair, read by the event loop itself
+(an :class:`asyncio.Protocol`): a query is one length-prefixed pickle out and one
+back, with no thread in between, and its time limit is a timer on the loop that
+kills the worker. Workers are started by a fork server that has imported this
+module already, so a replacement is ready in milliseconds and never inherits the
+server's threads.
 """
 
 from __future__ import annotations
@@ -18,18 +22,18 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import re
 import signal
-import threading
+import socket
+import struct
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 import pyoxigraph
 
+from defence_engagements import formats
 from defence_engagements.errors import (
     NotAcceptableError,
     OverloadedError,
@@ -55,11 +59,22 @@ log = logging.getLogger(__name__)
 _SLOW_QUERY_NICENESS = 10
 # Cheap pre-filter: only such queries are read closely (off the event loop).
 _MAY_CALL_SERVICE = re.compile(r"service|\\u", re.IGNORECASE)
+# Every message on a worker's socket: its length (8 bytes, big-endian), then a pickle.
+_HEADER = struct.Struct("!Q")
+_FORMATS = {fmt.name: fmt for fmt in formats.ALL_FORMATS}
+_REPLACEMENT_WAIT = 5.0  # seconds a query's answer may wait for its worker's replacement
 
 
-@dataclass(frozen=True)
-class _Job:
-    request: QueryRequest
+def _message(request: QueryRequest) -> tuple[Any, ...]:
+    """What a worker needs of a request, as plain values (cheap to pickle)."""
+    return (
+        request.query,
+        request.results_format.name if request.results_format else None,
+        request.graph_format.name if request.graph_format else None,
+        request.default_graph_uris,
+        request.named_graph_uris,
+        request.max_rows,
+    )
 
 
 # --- inside a worker process -----------------------------------------------------------
@@ -70,21 +85,39 @@ class _WorkerState:
         self.current_link = current_link
         self.policy = policy
         self.build: PublishedBuild | None = None
+        self._link_text: str | None = None
 
     def published(self) -> PublishedBuild:
         """The build ``current`` points at now, reopened when it has been switched."""
+        try:
+            # One system call per query: a switch replaces the link, so its text changes.
+            link_text: str | None = os.readlink(self.current_link)
+        except OSError:
+            link_text = None  # missing, or not a symlink: resolve it the long way
+        if self.build is not None and link_text is not None and link_text == self._link_text:
+            return self.build
         target = self.current_link.resolve()
         if self.build is None or self.build.root != target:
             self.build = None  # release the old store before opening the new one
             self.build = open_published_build(self.current_link)
+        self._link_text = link_text
         return self.build
 
-    def run(self, request: QueryRequest) -> tuple[Any, ...]:
+    def run(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         started = time.monotonic()
+        query, results_name, graph_name, default_graphs, named_graphs, max_rows = message
         try:
             build = self.published()
-            self.policy.check(request.query)
-            written, kind, fmt = _execute(build.store, request)
+            self.policy.check(query)
+            written, kind, fmt = _execute(
+                build.store,
+                query,
+                _FORMATS.get(results_name) if results_name else None,
+                _FORMATS.get(graph_name) if graph_name else None,
+                default_graphs,
+                named_graphs,
+                max_rows,
+            )
         except ServiceNotAllowedError as error:
             return ("service", error.iri, error.reason)
         except StoreUnavailableError as error:
@@ -97,52 +130,92 @@ class _WorkerState:
             return ("failed", f"{type(error).__name__}: {error}")
         return (
             "ok",
-            QueryResponse(
-                kind=kind,
-                format=fmt,
-                body=written.body,
-                rows=written.rows,
-                truncated=written.truncated,
-                elapsed=time.monotonic() - started,
-            ),
+            kind.value,
+            fmt.name,
+            written.body,
+            written.rows,
+            written.truncated,
+            time.monotonic() - started,
         )
 
 
-def _execute(store: pyoxigraph.Store, request: QueryRequest) -> tuple[Written, ResultKind, Any]:
+def _execute(
+    store: pyoxigraph.Store,
+    query: str,
+    results_format: formats.Format | None,
+    graph_format: formats.Format | None,
+    default_graph_uris: tuple[str, ...],
+    named_graph_uris: tuple[str, ...],
+    max_rows: int,
+) -> tuple[Written, ResultKind, formats.Format]:
     options: dict[str, Any] = {}
-    if request.default_graph_uris:
-        options["default_graph"] = [pyoxigraph.NamedNode(i) for i in request.default_graph_uris]
+    if default_graph_uris:
+        options["default_graph"] = [pyoxigraph.NamedNode(i) for i in default_graph_uris]
     else:
         options["use_default_graph_as_union"] = True
-    if request.named_graph_uris:
-        options["named_graphs"] = [pyoxigraph.NamedNode(i) for i in request.named_graph_uris]
-    result = store.query(request.query, **options)
+    if named_graph_uris:
+        options["named_graphs"] = [pyoxigraph.NamedNode(i) for i in named_graph_uris]
+    result = store.query(query, **options)
     if isinstance(result, pyoxigraph.QueryBoolean):
-        fmt = _need(request.results_format, "ASK")
+        fmt = _need(results_format, "ASK")
         return write_boolean(bool(result), fmt), ResultKind.BOOLEAN, fmt
     if isinstance(result, pyoxigraph.QuerySolutions):
-        fmt = _need(request.results_format, "SELECT")
-        return write_solutions(result, fmt, request.max_rows), ResultKind.SOLUTIONS, fmt
-    fmt = _need(request.graph_format, "CONSTRUCT/DESCRIBE")
-    return write_graph(result, fmt, request.max_rows), ResultKind.GRAPH, fmt
+        fmt = _need(results_format, "SELECT")
+        return write_solutions(result, fmt, max_rows), ResultKind.SOLUTIONS, fmt
+    fmt = _need(graph_format, "CONSTRUCT/DESCRIBE")
+    return write_graph(result, fmt, max_rows), ResultKind.GRAPH, fmt
 
 
-def _need(fmt: Any, kind: str) -> Any:
+def _need(fmt: formats.Format | None, kind: str) -> formats.Format:
     if fmt is None:
         raise NotAcceptableError(f"none of the accepted media types can carry a {kind} result")
     return fmt
 
 
-def _worker_main(connection: Connection, current_link: str, policy: ServicePolicy) -> None:
+class _BlockingChannel:
+    """The worker's end of its socket: whole messages in, whole messages out."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.sock.setblocking(True)
+        self._pending = bytearray()
+
+    def _fill(self, size: int) -> None:
+        while len(self._pending) < size:
+            chunk = self.sock.recv(max(65536, size - len(self._pending)))
+            if not chunk:
+                raise EOFError("the server closed the channel")
+            self._pending += chunk
+
+    def receive(self) -> Any:
+        self._fill(_HEADER.size)
+        (size,) = _HEADER.unpack_from(self._pending)
+        self._fill(_HEADER.size + size)
+        payload = bytes(self._pending[_HEADER.size : _HEADER.size + size])
+        del self._pending[: _HEADER.size + size]
+        return pickle.loads(payload)
+
+    def send(self, message: Any) -> None:
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        header = _HEADER.pack(len(payload))
+        if len(payload) < 1 << 20:
+            self.sock.sendall(header + payload)  # one system call for the common answer
+        else:
+            self.sock.sendall(header)
+            self.sock.sendall(payload)
+
+
+def _worker_main(sock: socket.socket, current_link: str, policy: ServicePolicy) -> None:
     # The server handles Ctrl-C and stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     state = _WorkerState(Path(current_link), policy)
+    channel = _BlockingChannel(sock)
     while True:
         try:
-            job: _Job = connection.recv()
+            message = channel.receive()
         except (EOFError, OSError):
             return
-        connection.send(state.run(job.request))
+        channel.send(state.run(message))
 
 
 # --- in the server process -------------------------------------------------------------
@@ -152,79 +225,166 @@ class _WorkerGone(Exception):
     """The worker stopped without answering."""
 
 
+class _OutOfTime(Exception):
+    """The query's time limit passed before the worker answered (the worker is killed)."""
+
+
+class _Channel(asyncio.Protocol):
+    """The server's end of a worker's socket, read by the event loop: one question at a time."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self._buffer = bytearray()
+        self._size = -1  # of the message being received; -1 while its header is awaited
+        self._waiter: asyncio.Future[tuple[Any, ...]] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        if not self._buffer and self._size < 0 and len(data) >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(data)
+            if len(data) == _HEADER.size + size:  # the usual case: one answer, one read
+                self._deliver(memoryview(data)[_HEADER.size :])
+                return
+        self._buffer += data
+        while True:
+            if self._size < 0:
+                if len(self._buffer) < _HEADER.size:
+                    return
+                (self._size,) = _HEADER.unpack_from(self._buffer)
+                del self._buffer[: _HEADER.size]
+            if len(self._buffer) < self._size:
+                return
+            payload = bytes(self._buffer[: self._size])
+            del self._buffer[: self._size]
+            self._size = -1
+            self._deliver(payload)
+
+    def _deliver(self, payload: bytes | memoryview) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is None or waiter.done():
+            return  # an answer nobody waits for any more (its query was given up)
+        try:
+            waiter.set_result(pickle.loads(payload))
+        except Exception as error:  # a garbled answer is the worker's failure
+            waiter.set_exception(_WorkerGone(f"unreadable answer: {error}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.fail(_WorkerGone(str(exc) if exc else "the worker closed its channel"))
+
+    def fail(self, error: Exception) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(error)
+
+    def ask(self, message: tuple[Any, ...]) -> asyncio.Future[tuple[Any, ...]]:
+        if self.closed or self.transport is None or self.transport.is_closing():
+            raise _WorkerGone("the worker's channel is closed")
+        payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        self._waiter = asyncio.get_running_loop().create_future()
+        self.transport.write(_HEADER.pack(len(payload)) + payload)
+        return self._waiter
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
 class _Worker:
-    """One worker process and the pipe to it; restarted in place when it must go."""
+    """One worker process and the channel to it; restarted in place when it must go."""
 
     def __init__(self, index: int, context: Any, current_link: Path, policy: ServicePolicy):
         self.index = index
         self._context = context
         self._current_link = current_link
         self._policy = policy
-        self._lock = threading.Lock()
         self.process: Any = None
-        self.connection: Connection | None = None
-        self.cancelled = False
+        self.channel = _Channel()
         self.demoted = False
-        self.start()
 
-    def start(self) -> None:
-        parent_end, child_end = self._context.Pipe(duplex=True)
-        process = self._context.Process(
-            target=_worker_main,
-            args=(child_end, str(self._current_link), self._policy),
-            name=f"engagements-query-{self.index}",
-            daemon=True,
-        )
-        process.start()
-        child_end.close()
-        self.process, self.connection = process, parent_end
-        self.cancelled = False
-        self.demoted = False
+    def _spawn(self) -> socket.socket:
+        """Start the process (blocking: run off the event loop); the server's socket end."""
+        server_end, worker_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            process = self._context.Process(
+                target=_worker_main,
+                args=(worker_end, str(self._current_link), self._policy),
+                name=f"engagements-query-{self.index}",
+                daemon=True,
+            )
+            process.start()
+        except BaseException:
+            server_end.close()
+            raise
+        finally:
+            worker_end.close()
+        self.process = process
         log.info("query worker %d started (pid %s)", self.index, process.pid)
+        return server_end
 
-    def restart(self, why: str, level: int = logging.WARNING) -> None:
-        old_pid = self.process.pid if self.process else None
-        self.stop()
-        log.log(level, "query worker %d (pid %s) replaced: %s", self.index, old_pid, why)
-        self.start()
+    async def start(self) -> None:
+        server_end = await asyncio.to_thread(self._spawn)
+        await self._connect(server_end)
+
+    async def _connect(self, server_end: socket.socket) -> None:
+        server_end.setblocking(False)
+        channel = _Channel()
+        loop = asyncio.get_running_loop()
+        await loop.create_unix_connection(lambda: channel, sock=server_end)
+        self.channel = channel
+        self.demoted = False
 
     def demote(self) -> None:
         """Lower the CPU priority of a worker whose query is slow: quick ones go first."""
-        with self._lock, contextlib.suppress(OSError):
+        with contextlib.suppress(OSError):
             if self.process is not None and self.process.is_alive():
                 os.setpriority(os.PRIO_PROCESS, self.process.pid, _SLOW_QUERY_NICENESS)
                 self.demoted = True
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.is_alive():
-            self.process.kill()
-        if self.process is not None:
-            self.process.join(timeout=5)
-        if self.connection is not None:
-            self.connection.close()
-
     def kill(self) -> None:
-        """Stop the current query now (from another thread); ``run`` sees a gone worker."""
-        self.cancelled = True
-        with self._lock:
+        """Stop the worker now, whatever it is doing (never blocks)."""
+        self.channel.close()
+        with contextlib.suppress(OSError):
             if self.process is not None and self.process.is_alive():
                 os.kill(self.process.pid, signal.SIGKILL)
 
-    def run(
-        self, request: QueryRequest, limit: float, demote_after: float
-    ) -> tuple[Any, ...] | None:
-        """The worker's answer, or None when ``limit`` seconds passed first."""
-        assert self.connection is not None
+    def _reap(self) -> None:
+        if self.process is not None:
+            self.process.join(timeout=5)
+
+    async def restart(self) -> None:
+        self.kill()
+        await asyncio.to_thread(self._reap)
+        await self.start()
+
+    def stop(self) -> None:
+        """Kill and wait for the process (blocking: at shutdown or off the loop)."""
+        self.kill()
+        self._reap()
+
+    async def run(
+        self, message: tuple[Any, ...], limit: float, demote_after: float
+    ) -> tuple[Any, ...]:
+        """The worker's answer; _OutOfTime (the worker killed) when ``limit`` passed first."""
+        loop = asyncio.get_running_loop()
+        answer = self.channel.ask(message)
+
+        def out_of_time() -> None:
+            if not answer.done():
+                self.kill()
+                answer.set_exception(_OutOfTime())
+
+        timers = [loop.call_later(limit, out_of_time)]
+        if demote_after < limit:
+            timers.append(loop.call_later(demote_after, self.demote))
         try:
-            started = time.monotonic()
-            self.connection.send(_Job(request))
-            if not self.connection.poll(min(limit, demote_after)):
-                self.demote()
-                if not self.connection.poll(max(0.0, limit - (time.monotonic() - started))):
-                    return None
-            return self.connection.recv()
-        except (EOFError, OSError, BrokenPipeError) as exc:
-            raise _WorkerGone(str(exc) or type(exc).__name__) from exc
+            return await answer
+        finally:
+            for timer in timers:
+                timer.cancel()
 
 
 class WorkerPoolExecutor:
@@ -269,29 +429,31 @@ class WorkerPoolExecutor:
         self._spawned = 0
         self._context: Any = None
         self._idle: asyncio.Queue[_Worker] | None = None
-        self._threads = ThreadPoolExecutor(self.max_size + 1, thread_name_prefix="query-pool")
         self._starting: asyncio.Lock | None = None
         self._closed = False
+        self._chores: set[asyncio.Task[None]] = set()  # replacements and retirements under way
 
     async def start(self) -> None:
+        if self._idle is not None:
+            return
         if self._starting is None:
             self._starting = asyncio.Lock()
         async with self._starting:
             if self._idle is not None:
                 return
-            loop = asyncio.get_running_loop()
-            self._workers = await loop.run_in_executor(self._threads, self._spawn_all)
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload([__name__])
+            workers = [self._new_worker() for _ in range(self.size)]
+            ends = await asyncio.to_thread(lambda: [worker._spawn() for worker in workers])
+            for worker, end in zip(workers, ends, strict=True):
+                await worker._connect(end)
+            self._workers = workers
             idle: asyncio.Queue[_Worker] = asyncio.Queue()
             for worker in self._workers:
                 idle.put_nowait(worker)
             self._idle = idle
 
-    def _spawn_all(self) -> list[_Worker]:
-        self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload([__name__])
-        return [self._spawn_one() for _ in range(self.size)]
-
-    def _spawn_one(self) -> _Worker:
+    def _new_worker(self) -> _Worker:
         self._spawned += 1
         return _Worker(self._spawned, self._context, self.current_link, self.policy)
 
@@ -304,38 +466,83 @@ class WorkerPoolExecutor:
         assert self._idle is not None
         deadline = time.monotonic() + wait
         while True:
-            if self._may_burst():
+            if not self._idle.empty():
+                worker = self._idle.get_nowait()
+            elif self._may_burst():
                 self._spawning = True
                 try:
-                    loop = asyncio.get_running_loop()
-                    worker = await loop.run_in_executor(self._threads, self._spawn_one)
+                    worker = self._new_worker()
+                    await worker.start()
                 finally:
                     self._spawning = False
                 self._workers.append(worker)
                 log.info("all query workers held by slow queries: extra worker %d", worker.index)
                 return worker
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise OverloadedError(
-                    f"all {len(self._workers)} query workers are busy; try again in a few seconds"
-                )
-            try:
-                return await asyncio.wait_for(
-                    self._idle.get(), timeout=min(remaining, self.burst_after)
-                )
-            except TimeoutError:
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise OverloadedError(
+                        f"all {len(self._workers)} query workers are busy; "
+                        "try again in a few seconds"
+                    )
+                try:
+                    worker = await asyncio.wait_for(
+                        self._idle.get(), timeout=min(remaining, self.burst_after)
+                    )
+                except TimeoutError:
+                    continue
+            if worker.channel.closed:
+                # It died while idle (the OOM killer, an operator): no query's fault.
+                self._replace(worker, "it died while idle")
                 continue
+            return worker
 
     def _release(self, worker: _Worker) -> None:
         assert self._idle is not None
         self._busy_since.pop(id(worker), None)
+        if self._closed:
+            return
         waiting = bool(getattr(self._idle, "_getters", None))
         if len(self._workers) > self.size and not self._idle.empty() and not waiting:
             # Another worker is idle already: this extra one is not needed any more.
             self._workers.remove(worker)
-            self._threads.submit(worker.stop)
+            self._chore(asyncio.to_thread(worker.stop))
             return
         self._idle.put_nowait(worker)
+
+    def _chore(self, work: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+        return task
+
+    def _replace(
+        self, worker: _Worker, why: str, level: int = logging.WARNING
+    ) -> asyncio.Task[None]:
+        """Kill the worker now and put a fresh one in its place (in the background)."""
+        pid = worker.process.pid if worker.process is not None else None
+        log.log(level, "query worker %d (pid %s) replaced: %s", worker.index, pid, why)
+        worker.kill()
+        return self._chore(self._restart_and_release(worker))
+
+    @staticmethod
+    async def _replaced(replacement: asyncio.Task[None]) -> None:
+        """Wait (a bounded time) until a replaced worker is back: the pool is whole again
+        before the query that cost it a worker is answered."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(replacement), _REPLACEMENT_WAIT)
+
+    async def _restart_and_release(self, worker: _Worker) -> None:
+        delay = 0.5
+        while not self._closed:
+            try:
+                await worker.restart()
+                break
+            except Exception:
+                log.exception("query worker %d could not be restarted; trying again", worker.index)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        self._release(worker)
 
     async def execute(self, request: QueryRequest) -> QueryResponse:
         if self._closed:
@@ -346,62 +553,67 @@ class WorkerPoolExecutor:
                 f"this server accepts at most {self.max_query_length}"
             )
         await self.start()
-        assert self._idle is not None
         limit = request.timeout
         if _MAY_CALL_SERVICE.search(request.query) and await asyncio.to_thread(
             find_service_calls, request.query
         ):
             limit = min(limit, self.service_timeout)
         worker = await self._acquire(min(self.queue_timeout, max(limit, 0.1)))
-        self._busy_since[id(worker)] = time.monotonic()
-        loop = asyncio.get_running_loop()
         started = time.monotonic()
-        future = loop.run_in_executor(self._threads, self._run_on, worker, request, limit)
+        self._busy_since[id(worker)] = started
         try:
-            answer = await asyncio.shield(future)
+            answer = await worker.run(_message(request), limit, self.burst_after)
         except asyncio.CancelledError:
             # The client went away: free the worker rather than finish a query nobody reads.
-            worker.kill()
-            future.add_done_callback(lambda _: self._release(worker))
+            self._replace(worker, "its client went away")
             raise
-        except BaseException:
-            self._release(worker)
-            raise
-        self._release(worker)
-        return _response_or_raise(answer, limit, time.monotonic() - started)
-
-    def _run_on(self, worker: _Worker, request: QueryRequest, limit: float) -> tuple[Any, ...]:
-        """In a pool thread: run, and restart the worker if it timed out or died."""
-        try:
-            answer = worker.run(request, limit, self.burst_after)
+        except _OutOfTime:
+            elapsed = time.monotonic() - started
+            await self._replaced(self._replace(worker, f"its query ran out of time ({limit:g} s)"))
+            raise QueryTimeoutError(limit, elapsed) from None
         except _WorkerGone as gone:
-            if worker.cancelled:
-                worker.restart("its client went away")
-                return ("cancelled",)
-            code = worker.process.exitcode if worker.process else None
-            worker.restart(f"it died while running a query (exit code {code}): {gone}")
-            return ("died", code)
-        if answer is None:
-            worker.restart(f"its query ran out of time ({limit:g} s)")
-            return ("timeout",)
+            code = worker.process.exitcode if worker.process is not None else None
+            await self._replaced(
+                self._replace(worker, f"it died while running a query (exit code {code}): {gone}")
+            )
+            raise WorkerCrashedError(
+                "the query stopped its worker process unexpectedly "
+                f"(exit code {code}); the worker was replaced"
+            ) from None
+        except BaseException:
+            self._replace(worker, "an unexpected error in the server")
+            raise
         if worker.demoted:
             # Niceness cannot be raised back without privileges: start afresh.
-            worker.restart("back to normal priority after a slow query", logging.INFO)
-        return answer
+            await self._replaced(
+                self._replace(worker, "back to normal priority after a slow query", logging.INFO)
+            )
+        else:
+            self._release(worker)
+        return _response_or_raise(answer)
 
     async def close(self) -> None:
         self._closed = True
+        for task in list(self._chores):
+            task.cancel()
         for worker in self._workers:
-            worker.stop()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+            worker.kill()
+        for worker in self._workers:
+            worker._reap()
 
 
-def _response_or_raise(answer: tuple[Any, ...], limit: float, elapsed: float) -> QueryResponse:
+def _response_or_raise(answer: tuple[Any, ...]) -> QueryResponse:
     status = answer[0]
     if status == "ok":
-        return answer[1]
-    if status == "timeout":
-        raise QueryTimeoutError(limit, elapsed)
+        _, kind, fmt, body, rows, truncated, elapsed = answer
+        return QueryResponse(
+            kind=ResultKind(kind),
+            format=_FORMATS[fmt],
+            body=body,
+            rows=rows,
+            truncated=truncated,
+            elapsed=elapsed,
+        )
     if status == "syntax":
         raise QuerySyntaxError(answer[1])
     if status == "service":
@@ -410,11 +622,4 @@ def _response_or_raise(answer: tuple[Any, ...], limit: float, elapsed: float) ->
         raise NotAcceptableError(answer[1])
     if status == "store":
         raise StoreUnavailableError(answer[1])
-    if status == "died":
-        raise WorkerCrashedError(
-            "the query stopped its worker process unexpectedly "
-            f"(exit code {answer[1]}); the worker was replaced"
-        )
-    if status == "cancelled":
-        raise QueryError("the query was abandoned by its client")
     raise QueryError(f"the query failed while running: {answer[1]}")

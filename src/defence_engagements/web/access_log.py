@@ -5,20 +5,31 @@ bytes sent), ``duration_ms``, ``query_sha256`` (the first 16 hex digits of the
 SHA-256 of the SPARQL query, from the URL or the body, so repeated and abusive
 queries can be told apart without logging their text) and, when set, ``truncated``
 and ``retry_after``. Client addresses are not logged.
+
+Lines written on the event loop are gathered and written together at most
+``FLUSH_AFTER`` seconds later (one system call for many requests instead of one
+each); elsewhere, and at exit, they are written at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import sys
+import threading
 import time
 from datetime import UTC, datetime
+from typing import TextIO
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("defence_engagements.access")
+
+FLUSH_AFTER = 0.05  # seconds a line may wait on the event loop before it is written
+_MAX_WAITING = 256  # lines; more are written at once
 
 _MAX_BODY_TO_HASH = 4_000_000
 
@@ -48,7 +59,7 @@ class AccessLogMiddleware:
         self.logger = logger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not self.logger.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
         started = time.monotonic()
@@ -97,14 +108,70 @@ class AccessLogMiddleware:
             self.logger.info(json.dumps(record, ensure_ascii=False))
 
 
+class GatheringStreamHandler(logging.Handler):
+    """Writes records to a stream (stderr by default), gathering those emitted on an
+    event loop into one write a little later."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        super().__init__()
+        self.stream = stream
+        self._waiting: list[str] = []
+        self._scheduled = False
+        self._gather_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + "\n"
+        except Exception:  # logging must never fail the request
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        with self._gather_lock:
+            self._waiting.append(line)
+            if loop is not None and len(self._waiting) < _MAX_WAITING:
+                if not self._scheduled:
+                    self._scheduled = True
+                    loop.call_later(FLUSH_AFTER, self.flush)
+                return
+        self.flush()
+
+    def flush(self) -> None:
+        with self._gather_lock:
+            lines, self._waiting = self._waiting, []
+            self._scheduled = False
+        if not lines:
+            return
+        stream = self.stream or sys.stderr
+        try:
+            stream.write("".join(lines))
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # stderr gone (closed pipe): nothing useful left to do
+
+    def close(self) -> None:
+        self.flush()
+        super().close()
+
+
 def configure_access_log(enabled: bool) -> None:
     """Send access lines to stderr as bare JSON (no prefix), or silence them."""
     log.propagate = False
+    for old in log.handlers:
+        old.close()  # writes what it still holds
     log.handlers.clear()
     if enabled:
-        handler = logging.StreamHandler()
+        handler = GatheringStreamHandler()
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     else:
         log.setLevel(logging.CRITICAL + 1)
+
+
+def flush_access_log() -> None:
+    """Write the lines still gathered (at shutdown)."""
+    for handler in log.handlers:
+        handler.flush()

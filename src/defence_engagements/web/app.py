@@ -21,7 +21,11 @@ from starlette.responses import Response
 from defence_engagements.query import QueryExecutor
 from defence_engagements.query.inprocess import InProcessExecutor
 from defence_engagements.settings import Settings
-from defence_engagements.web.access_log import AccessLogMiddleware, configure_access_log
+from defence_engagements.web.access_log import (
+    AccessLogMiddleware,
+    configure_access_log,
+    flush_access_log,
+)
 from defence_engagements.web.context import WebContext
 from defence_engagements.web.gzip import SelectiveGZipMiddleware
 from defence_engagements.web.limits import RequestLimitsMiddleware
@@ -93,6 +97,7 @@ def create_app(
             yield
         finally:
             await executor.close()
+            flush_access_log()
 
     configure_access_log(settings.access_log)
     app = Starlette(

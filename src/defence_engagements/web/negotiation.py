@@ -10,6 +10,7 @@ first, which is why every offer list starts with the default. A quality of 0 mea
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import mimeparse
 
@@ -52,8 +53,18 @@ def _format_quality(fmt: Format, ranges: list[tuple[str, str, dict[str, str]]]) 
     return float(quality)
 
 
+# Clients send the same few Accept headers again and again, and parsing one costs more
+# than the rest of a memo hit: remember the answers (bounded, so odd headers cannot grow it).
+_NEGOTIATION_MEMO = 256
+
+
 def negotiate(accept: str | None, offered: Sequence[Format]) -> Format | None:
     """The best offered format for ``accept``, or None when the client accepts none."""
+    return _negotiate(accept, tuple(offered))
+
+
+@lru_cache(maxsize=_NEGOTIATION_MEMO)
+def _negotiate(accept: str | None, offered: tuple[Format, ...]) -> Format | None:
     if not offered:
         return None
     if accept is None or not accept.strip():
@@ -70,6 +81,7 @@ def negotiate(accept: str | None, offered: Sequence[Format]) -> Format | None:
     return best
 
 
+@lru_cache(maxsize=_NEGOTIATION_MEMO)
 def prefers_html(accept: str | None) -> bool:
     """True when a browser-like client ranks HTML above every RDF and results format."""
     if not accept or "html" not in accept:
@@ -77,6 +89,7 @@ def prefers_html(accept: str | None) -> bool:
     return negotiate(accept, (formats.HTML, *GRAPH_OFFER, *RESULTS_OFFER)) is formats.HTML
 
 
+@lru_cache(maxsize=_NEGOTIATION_MEMO)
 def negotiate_query_formats(
     accept: str | None, format_override: str | None = None
 ) -> tuple[Format | None, Format | None]:

@@ -9,6 +9,7 @@ Another provider (for instance one describing a remote store) only has to offer
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,16 +39,26 @@ class LocalBuildProvider:
     def __init__(self, current_link: Path) -> None:
         self.current_link = current_link
         self._lock = threading.Lock()
-        self._cached: tuple[Path, BuildInfo] | None = None
+        # (what the link said, where it led, the build there), replaced as one value.
+        self._cached: tuple[str | None, Path, BuildInfo] | None = None
 
     def current(self) -> BuildInfo:
+        # Asked on every request (ETags): one readlink tells whether the link still
+        # points where it did; a switch replaces the link, so its text changes.
+        try:
+            link_text: str | None = os.readlink(self.current_link)
+        except OSError:
+            link_text = None  # missing, or not a symlink: the long way below
+        cached = self._cached
+        if cached is not None and link_text is not None and link_text == cached[0]:
+            return cached[2]
         if not self.current_link.exists():
             raise StoreUnavailableError(
                 f"no published build at {self.current_link}; run `engagements build` first"
             )
         root = self.current_link.resolve()
         with self._lock:
-            if self._cached is None or self._cached[0] != root:
+            if self._cached is None or self._cached[1] != root:
                 manifest = read_manifest(root)
                 info = BuildInfo(
                     version=str(manifest.get("version", root.name)),
@@ -55,5 +66,7 @@ class LocalBuildProvider:
                     graphs={str(k): int(v) for k, v in (manifest.get("graphs") or {}).items()},
                     dumps_dir=root / DUMPS_DIRNAME,
                 )
-                self._cached = (root, info)
-            return self._cached[1]
+            else:
+                info = self._cached[2]
+            self._cached = (link_text, root, info)
+            return info

@@ -1,0 +1,100 @@
+"""uvicorn's httptools protocol with a cap on the request head, as its h11 protocol has,
+and with a response's writes sent together.
+
+httptools (llhttp) parses fast but has no limit of its own: uvicorn keeps the URL
+and the headers of a request head however long it grows. This protocol counts the
+bytes that arrive while a head is incomplete and, past ``h11_max_incomplete_event_size``
+(uvicorn's setting; `engagements serve` sets it to four times ``max_header_bytes``),
+answers 400 and closes the connection — so a head is never held beyond the cap plus
+one read from the socket, the same bound h11 gives. Smaller heads still reach
+``web/limits.py``, which answers 431 above ``max_header_bytes``.
+
+A read that completes one request and begins the next (pipelining) is not counted
+against the new head: its share of the read is unknown, and counting the whole read
+could refuse a pipelined request for the size of the body before it. The new head
+is counted from the next read on, so the bound becomes the cap plus two reads.
+
+uvicorn writes a response's head and its body with two calls; each is a system call
+that wakes the client on its own. Writes made in one turn of the event loop are
+gathered and sent with one ``writelines`` (one vectored write, nothing copied).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+DEFAULT_HEAD_LIMIT = 4 * 16_384
+HEAD_TOO_LARGE = "Request head too large."
+
+
+class _GatheringTransport:
+    """A transport whose writes within one turn of the loop leave in one system call."""
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and not self._transport.is_closing():
+            self._transport.writelines(pending)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.head_limit = config.h11_max_incomplete_event_size or DEFAULT_HEAD_LIMIT
+        self._in_head = True  # between requests, or inside an incomplete head
+        self._head_bytes = 0
+        self._head_began_in_read = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = _GatheringTransport(transport, self.loop)  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self._head_began_in_read = False
+        super().data_received(data)
+        if not self._in_head or self._head_began_in_read or self.transport.is_closing():
+            return
+        self._head_bytes += len(data)
+        if self._head_bytes > self.head_limit:
+            self.logger.warning(HEAD_TOO_LARGE)
+            self.send_400_response(HEAD_TOO_LARGE)
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._head_began_in_read = True
+        super().on_message_complete()
