@@ -125,7 +125,7 @@ async def test_a_dead_worker_is_replaced_and_logged(
 ) -> None:
     victim = asyncio.create_task(pool.execute(request(CARTESIAN, timeout=5.0)))
     await asyncio.sleep(0.3)
-    busy = [w for w in pool._workers if pool._idle is not None and w not in pool._idle._queue]
+    busy = _busy_workers(pool)
     assert len(busy) == 1
     with caplog.at_level(logging.WARNING):
         os.kill(busy[0].process.pid, signal.SIGKILL)
@@ -237,7 +237,7 @@ async def test_a_client_that_goes_away_frees_its_worker_at_once(
 ) -> None:
     abandoned = asyncio.create_task(pool.execute(request(CARTESIAN, timeout=20.0)))
     await asyncio.sleep(0.3)
-    busy = [w for w in pool._workers if pool._idle is not None and w not in pool._idle._queue]
+    busy = _busy_workers(pool)
     assert len(busy) == 1
     pid = busy[0].process.pid
     with caplog.at_level(logging.WARNING):
@@ -302,3 +302,8 @@ def test_the_pool_keeps_its_limits_on_uvloop(tiny_build: Path) -> None:
     stopped_after, rows, count = uvloop.run(scenario())
     assert 1.0 <= stopped_after < 2.0
     assert (rows, count) == (20_000, 300)
+
+
+def _busy_workers(pool: WorkerPoolExecutor) -> list:
+    """The workers running a query now (not waiting in the idle queue)."""
+    return [w for w in pool._workers if pool._idle is not None and w not in pool._idle._queue]

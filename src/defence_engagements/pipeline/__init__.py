@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -281,6 +282,7 @@ def _build(
 
     started = time.perf_counter()
     sources = parse_sources(files, ParseCache(cache_dir), progress)
+    _return_freed_memory()  # the parse's, while the child holds the working store
     timed("parse", started)
 
     asserted = [*sources.ontology, *sources.data]
@@ -318,8 +320,9 @@ def _build(
             # While the child reasons, the asserted graphs go into the new store (the
             # store's time thus counts partly under "reason").
             store = open_writable_store(root / STORE_DIRNAME)
+            # Small calls: the child holds the working store meanwhile.
             for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
-                load.load_lines(store, iri, _lines_of(parsed))
+                load.load_lines(store, iri, _lines_of(parsed), batch=200_000)
             links, graph_files = reasoning.result()
             if cached is None:
                 graph_files[GRAPH_INFERRED] = inferred_cache.put(key, graph_files[GRAPH_INFERRED])
@@ -409,7 +412,11 @@ def _validate_in_working_store(sources: Sources, engine: str) -> list[Finding]:
     validator = Validator(
         Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, engine
     )
-    return validator.validate_store(_working_store, asserted)
+    findings = validator.validate_store(_working_store, asserted)
+    del validator
+    gc.collect()
+    _return_freed_memory()  # validation's, before reasoning grows the store
+    return findings
 
 
 def _reason_in_working_store(
