@@ -11,7 +11,6 @@ no-op unless forced.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import fcntl
 import gc
 import hashlib
@@ -282,7 +281,7 @@ def _build(
 
     started = time.perf_counter()
     sources = parse_sources(files, ParseCache(cache_dir), progress)
-    _return_freed_memory()  # the parse's, while the child holds the working store
+    load.return_freed_memory()  # the parse's, while the child holds the working store
     timed("parse", started)
 
     asserted = [*sources.ontology, *sources.data]
@@ -415,7 +414,7 @@ def _validate_in_working_store(sources: Sources, engine: str) -> list[Finding]:
     findings = validator.validate_store(_working_store, asserted)
     del validator
     gc.collect()
-    _return_freed_memory()  # validation's, before reasoning grows the store
+    load.return_freed_memory()  # validation's, before reasoning grows the store
     return findings
 
 
@@ -434,7 +433,7 @@ def _reason_in_working_store(
         unsorted = work / "inferred.unsorted.nt"
         store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
         del store
-        _return_freed_memory()  # the store's, before the graphs are sorted
+        load.return_freed_memory()  # the store's, before the graphs are sorted
         files[GRAPH_INFERRED] = dumps.write_graph_file(
             _read_and_remove(unsorted), work / "inferred.nt"
         )
@@ -454,10 +453,3 @@ def _read_and_remove(path: Path) -> bytes:
     body = path.read_bytes()
     path.unlink()
     return body
-
-
-def _return_freed_memory() -> None:
-    """Give memory freed by the C heap back to the system (glibc's ``malloc_trim``):
-    Python's small objects live in arenas of their own and could not reuse it."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)

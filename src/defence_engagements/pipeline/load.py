@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import itertools
 from collections.abc import Iterable
 
@@ -75,6 +77,9 @@ def load_lines(
         blank += [line for line in chunk if _BLANK in line]
         body = b"".join(line for line in chunk if _BLANK not in line)
         store.bulk_load(body, format=ox.RdfFormat.N_TRIPLES, to_graph=name)
+        # Each call's loader threads free their memory into C heap arenas that the next
+        # call's threads may not reuse: hand it back, or the process grows call by call.
+        return_freed_memory()
     if blank:
         store.bulk_extend(
             ox.Quad(q.subject, q.predicate, q.object, name)
@@ -95,3 +100,11 @@ def graph_counts(store: ox.Store, iris: Iterable[str]) -> dict[str, int]:
         result = store.query(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{iri}> {{ ?s ?p ?o }} }}")
         counts[iri] = int(next(iter(result))["n"].value)
     return counts
+
+
+def return_freed_memory() -> None:
+    """Give memory freed into the C heap back to the system (glibc's ``malloc_trim``;
+    elsewhere nothing happens): Python's small objects and other threads' allocations
+    could not reuse it."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)

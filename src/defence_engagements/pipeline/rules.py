@@ -11,7 +11,10 @@ The engine is specialised to the schema it is given: rules whose schema
 triggers are absent are never run, and the rules that would need a variable
 predicate in a property path (transitivity, property chains, intersections)
 are generated per property/class from the schema, re-read whenever the schema
-grows. Rounds repeat until a round adds nothing.
+grows. The rules with one data atom (sub-properties, inverses, domains, ranges,
+sub-classes…) are compiled together into one update per inferred class or
+property, run over the whole store once and afterwards only over what each
+round added (see close_store). Rounds repeat until a round adds nothing.
 
 Deliberate differences from owlrl, all outside what a store can hold or what
 the build publishes: no ``x owl:sameAs x`` (eq-ref), no triples with a literal
@@ -194,8 +197,8 @@ SCHEMA_RULES: tuple[Rule, ...] = (
 class DataRule:
     """A rule on the data: a SELECT of distinct bindings and the triple they make.
 
-    The engine inserts from Python: pyoxigraph joins fast but applies SPARQL
-    updates several times slower than it answers the same query, and most rules
+    The engine inserts from Python: a round must know which triples it added
+    (the next round works on those), which an update does not tell. Most rules
     derive each triple many times over (every property of an engagement gives
     its domain), so bindings are made distinct in the query and checked against
     the closure before they are inserted.
@@ -219,17 +222,24 @@ def _template_term(token: str) -> str | ox.NamedNode:
     return ox.NamedNode({"rdf": RDF, "rdfs": RDFS, "owl": OWL}[prefix] + local)
 
 
-def _data_rule(name: str, insert: str, where: str, guard: str = "") -> DataRule:
+def _data_rule(
+    name: str, insert: str, where: str, guard: str = "", *, anti_join: bool = False
+) -> DataRule:
+    """``anti_join``: leave out what the store holds with MINUS, which reads every
+    triple matching the template once, instead of one lookup per row (FILTER NOT
+    EXISTS): cheaper when the template has a fixed predicate, as a row's lookup
+    walks all the triples of its subject."""
     tokens = insert.strip().rstrip(".").split()
     if len(tokens) != 3:
         raise ValueError(f"{name}: a data rule makes exactly one triple, not {insert!r}")
     variables = " ".join(dict.fromkeys(t for t in tokens if t.startswith("?")))
     select = f"SELECT DISTINCT {variables} WHERE {{ {where} }}"
+    leave_out = "MINUS" if anti_join else "FILTER NOT EXISTS"
     return DataRule(
         name=name,
         select=_PREFIXES + select,
         select_new=f"{_PREFIXES}SELECT * WHERE {{ {{ {select} }} "
-        f"FILTER NOT EXISTS {{ {' '.join(tokens)} }} }}",
+        f"{leave_out} {{ {' '.join(tokens)} }} }}",
         template=tuple(_template_term(t) for t in tokens),  # type: ignore[arg-type]
         guard=f"{_PREFIXES}ASK {{ {guard} }}" if guard else "",
     )
@@ -522,14 +532,14 @@ def _transitive_closure(successors: dict[ox.Term, set[ox.Term]]) -> dict[ox.Term
     return {node: reach[component_of[node]] for node in successors}
 
 
-def _transitive_additions(store: ox.Store, prop: ox.NamedNode) -> Iterator[ox.Triple]:
+def _transitive_additions(store: ox.Store, prop: ox.NamedNode) -> Iterator[ox.Quad]:
     """prp-trp for one property: the triples its closure adds."""
     successors: dict[ox.Term, set[ox.Term]] = {}
     for quad in store.quads_for_pattern(None, prop, None, ox.DefaultGraph()):
         successors.setdefault(quad.subject, set()).add(quad.object)
     for node, targets in _transitive_closure(successors).items():
         for target in targets - successors[node]:
-            yield ox.Triple(node, prop, target)
+            yield ox.Quad(node, prop, target, ox.DefaultGraph())
 
 
 def _transitive_properties(store: ox.Store) -> list[ox.NamedNode]:
@@ -554,9 +564,16 @@ def _specialised_rules(store: ox.Store) -> list[tuple[DataRule, frozenset[ox.Ter
             and chain
             and all(isinstance(p, ox.NamedNode) for p in chain)
         ):
-            path = "/".join(_iri(p) for p in chain)
+            # The chain x p1 m1, m1 p2 m2, …, as a join of one subquery per step: each
+            # reads its property once and they are hash-joined. The path p1/p2 looks up
+            # each middle node's triples instead, which the closure makes many.
+            nodes = ["?x", *(f"?m{i}" for i in range(1, len(chain))), "?z"]
+            steps = " ".join(
+                f"{{ SELECT {a} {b} WHERE {{ {a} {_iri(p)} {b} }} }}"
+                for a, p, b in zip(nodes[:-1], chain, nodes[1:], strict=True)
+            )
             target = _iri(quad.subject)
-            rule = _data_rule(f"prp-spo2 {target}", f"?x {target} ?z .", f"?x {path} ?z")
+            rule = _data_rule(f"prp-spo2 {target}", f"?x {target} ?z .", steps, anti_join=True)
             rules.append((rule, frozenset(chain)))
     key = ox.NamedNode(OWL + "hasKey")
     for quad in store.quads_for_pattern(None, key, None, ox.DefaultGraph()):
@@ -577,8 +594,9 @@ def _specialised_rules(store: ox.Store) -> list[tuple[DataRule, frozenset[ox.Ter
     return rules
 
 
-def _one_time_triples(store: ox.Store) -> list[ox.Quad]:
-    """owlrl's one-time rules: cls-thing, cls-nothing1, prp-ap and the dt-* rules."""
+def _one_time_triples(store: ox.Store) -> tuple[list[ox.Quad], int]:
+    """owlrl's one-time rules: cls-thing, cls-nothing1, prp-ap and the dt-* rules; and
+    how many triples the default graph holds, which the scan they need counts."""
     graph = ox.DefaultGraph()
     rdf_type = ox.NamedNode(RDF + "type")
     owl_class = ox.NamedNode(OWL + "Class")
@@ -596,10 +614,14 @@ def _one_time_triples(store: ox.Store) -> list[ox.Quad]:
     used: set[str] = set()
     # dt-type2 types literals (literal subjects: dropped), but it also records which
     # datatypes are used, which decides the datatype subsumption and disjointness triples.
-    for (dt,) in store.query(
-        "SELECT DISTINCT (DATATYPE(?o) AS ?dt) WHERE { ?s ?p ?o FILTER(isLiteral(?o)) }"
+    # Reading every triple for it, the scan counts them too (a second walk over a store
+    # of millions of triples costs seconds). DATATYPE of a non-literal is unbound.
+    size = 0
+    for dt, count in store.query(
+        "SELECT ?dt (COUNT(*) AS ?n) WHERE { ?s ?p ?o BIND(DATATYPE(?o) AS ?dt) } GROUP BY ?dt"
     ):
-        if dt.value in rl_datatypes:
+        size += int(count.value)
+        if dt is not None and dt.value in rl_datatypes:
             used.add(dt.value)
     explicitly_typed: list[tuple[ox.Term, str]] = []
     # Asked per datatype, not read from every rdf:type triple of the store in Python.
@@ -629,7 +651,7 @@ def _one_time_triples(store: ox.Store) -> list[ox.Quad]:
                     graph,
                 )
             )
-    return quads
+    return quads, size
 
 
 @dataclass
@@ -656,10 +678,11 @@ def _derive(
     source: ox.Store,
     closure: ox.Store,
     rules: Iterable[DataRule],
-    new: set[ox.Triple],
+    new: set[ox.Quad],
     report: ReasoningReport,
 ) -> None:
-    """Evaluate ``rules`` on ``source``; add to ``new`` what ``closure`` lacks."""
+    """Evaluate ``rules`` on ``source``; add to ``new`` what ``closure`` lacks (as
+    default-graph quads, ready to insert: a pyoxigraph term object costs microseconds)."""
     graph = ox.DefaultGraph()
     for rule in rules:
         if rule.guard and not closure.query(rule.guard):
@@ -676,8 +699,9 @@ def _derive(
             if not isinstance(predicate, ox.NamedNode):
                 continue  # nor blank-node predicates
             obj = row[o] if isinstance(o, str) else o
-            if known_filtered or ox.Quad(subject, predicate, obj, graph) not in closure:
-                new.add(ox.Triple(subject, predicate, obj))
+            quad = ox.Quad(subject, predicate, obj, graph)
+            if known_filtered or quad not in closure:
+                new.add(quad)
         _timed(report, rule.name.split(" ", 1)[0], started)
 
 
@@ -970,10 +994,8 @@ def _compiled_pass(
             branches.append(f"{{ VALUES ?p {{ {forward} }} ?x ?p ?y }}")
         if inverse:
             branches.append(f"{{ VALUES ?p {{ {inverse} }} ?y ?p ?x FILTER(!isLiteral(?x)) }}")
-        store.update(
-            f"INSERT {{ ?x {target} ?y }} WHERE {{ {{ SELECT DISTINCT ?x ?y WHERE {{ "
-            f"{' UNION '.join(branches)} }} }} }}"
-        )
+        # One source property gives each pair once; several may give it again.
+        _insert(store, f"?x {target} ?y", branches, "?x ?y" if len(sources) > 1 else "")
         _timed(report, f"{family}-properties", begun)
     return True
 
@@ -1012,10 +1034,19 @@ def _insert_types(store: ox.Store, target: ox.Term, sources: set[tuple[str, ox.T
             branches.append(f"{{ VALUES ?p {{ {members} }} ?any ?p ?x FILTER(!isLiteral(?x)) }}")
         else:
             branches.append(f"{{ VALUES ?c {{ {members} }} ?x <{RDF}type> ?c }}")
-    store.update(
-        f"INSERT {{ ?x <{RDF}type> {target} }} WHERE {{ "
-        f"{{ SELECT DISTINCT ?x WHERE {{ {' UNION '.join(branches)} }} }} }}"
-    )
+    # The instances of one class are distinct; a property's subjects or objects, or
+    # the instances of several classes, repeat.
+    single_class = len(sources) == 1 and next(iter(sources))[0] == "type"
+    _insert(store, f"?x <{RDF}type> {target}", branches, "" if single_class else "?x")
+
+
+def _insert(store: ox.Store, template: str, branches: list[str], distinct: str) -> None:
+    """Insert ``template`` for every solution of the union of ``branches``, made
+    ``distinct`` on those variables first when solutions may repeat: hashing a
+    solution costs less than inserting a triple again, but is wasted when none do."""
+    union = " UNION ".join(branches)
+    where = f"{{ SELECT DISTINCT {distinct} WHERE {{ {union} }} }}" if distinct else union
+    store.update(f"INSERT {{ {template} }} WHERE {{ {where} }}")
 
 
 def close_store(store: ox.Store, *, max_rounds: int = 1000) -> ReasoningReport:
@@ -1031,16 +1062,18 @@ def close_store(store: ox.Store, *, max_rounds: int = 1000) -> ReasoningReport:
     again, and the next round treats the whole closure as new unless the grown
     schema derives exactly what the old one did.
     """
-    report = ReasoningReport(asserted=_size(store))
     started = time.perf_counter()
-    store.extend(_one_time_triples(store))
+    one_time, size = _one_time_triples(store)
+    # The scan counts the default graph; other graphs, unusual here, need a count.
+    report = ReasoningReport(asserted=_size(store) if any(store.named_graphs()) else size)
+    store.extend(one_time)
     schema = _close_schema(store, report)
     # The schema under which every triple but the last round's additions has had
     # its one-atom consequences derived (a full pass establishes it anew).
     basis = _Schema(store)
     full = True  # the first round's additions are everything
     schema_grew = False
-    added: set[ox.Triple] = set()  # what the last round added
+    added: set[ox.Quad] = set()  # what the last round added
     # What the per-property rules need to rerun: the predicates of the triples added
     # since they last ran (after a full pass: any), and the rules run so far.
     touched: set[ox.Term] = set()
@@ -1052,10 +1085,9 @@ def close_store(store: ox.Store, *, max_rounds: int = 1000) -> ReasoningReport:
             return True
         return False
 
-    graph = ox.DefaultGraph()
     while report.rounds < max_rounds:
         report.rounds += 1
-        new: set[ox.Triple] = set()
+        new: set[ox.Quad] = set()
         schema_size = len(schema)
         if full:
             if _compiled_pass(store, basis, report):
@@ -1087,7 +1119,7 @@ def close_store(store: ox.Store, *, max_rounds: int = 1000) -> ReasoningReport:
         if not new and not schema_grew:
             break
         begun = time.perf_counter()
-        store.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in new)
+        store.extend(new)
         added = new
         touched = {t.predicate for t in new}
         full = False
@@ -1107,8 +1139,8 @@ def _close_additions(
     store: ox.Store,
     schema: list[ox.Quad],
     basis: _Schema,
-    added: set[ox.Triple],
-    new: set[ox.Triple],
+    added: set[ox.Quad],
+    new: set[ox.Quad],
     report: ReasoningReport,
 ) -> set[ox.Term]:
     """The semi-naive step of the one-atom rules: derive what the triples ``added``
@@ -1124,7 +1156,7 @@ def _close_additions(
     graph = ox.DefaultGraph()
     delta = ox.Store()
     delta.extend(schema)
-    delta.extend(ox.Quad(t.subject, t.predicate, t.object, graph) for t in added)
+    delta.extend(added)
     if not _compiled_pass(delta, basis, report, "delta"):
         _derive(delta, store, DELTA_RULES, new, report)
         return set()
