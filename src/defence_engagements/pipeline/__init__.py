@@ -152,8 +152,9 @@ def _engine(settings: Settings) -> str:
     return settings.reasoner
 
 
-def is_stale(settings: Settings) -> bool:
-    """Whether the inputs differ from those of the current build (or there is none)."""
+def is_stale(settings: Settings, inputs: dict[str, str] | None = None) -> bool:
+    """Whether the inputs (default: hashed now) differ from those of the current build
+    (or there is none)."""
     current = settings.current_build
     if not current.exists():
         return True
@@ -161,9 +162,9 @@ def is_stale(settings: Settings) -> bool:
         manifest = read_manifest(current.resolve())
     except StoreUnavailableError:
         return True
-    return manifest.get("inputs") != input_hashes(source_files(settings)) or manifest.get(
-        "pipeline"
-    ) != fingerprint(settings)
+    if inputs is None:
+        inputs = input_hashes(source_files(settings))
+    return manifest.get("inputs") != inputs or manifest.get("pipeline") != fingerprint(settings)
 
 
 def parse_sources(
@@ -258,7 +259,7 @@ def build(
     with build_lock(build_dir):
         files = source_files(settings)
         inputs = input_hashes(files)
-        if not force and not is_stale(settings):
+        if not force and not is_stale(settings, inputs):
             root = settings.current_build.resolve()
             return BuildResult(False, root, read_manifest(root))
         return _build(settings, files, inputs, strict, progress, clock)
