@@ -12,7 +12,7 @@ labels and the build keeps the stable ones the parse gave them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import pyoxigraph as ox
 
@@ -52,10 +52,3 @@ def workspace(files: Iterable[ParsedFile]) -> ox.Store:
     store = ox.Store()
     load_files(store, files)
     return store
-
-
-def subjects_by_file(files: Iterable[ParsedFile]) -> Iterator[tuple[ParsedFile, set[str]]]:
-    """Each file with the subjects it states, in N-Triples form (``<iri>``, ``_:b``)."""
-    for parsed in files:
-        subjects = {line.split(b" ", 1)[0] for line in parsed.ntriples.splitlines() if line}
-        yield parsed, {s.decode() for s in subjects}
