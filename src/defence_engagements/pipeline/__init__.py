@@ -322,7 +322,7 @@ def _build(
             store = open_writable_store(root / STORE_DIRNAME)
             # Small calls: the child holds the working store meanwhile.
             for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
-                load.load_lines(store, iri, _lines_of(parsed), batch=200_000)
+                load.load_lines(store, iri, _lines_of(parsed), batch=100_000)
             links, graph_files = reasoning.result()
             if cached is None:
                 graph_files[GRAPH_INFERRED] = inferred_cache.put(key, graph_files[GRAPH_INFERRED])

@@ -20,7 +20,7 @@ WIKIDATA_ITEM = ox.NamedNode(DEX + "wikidataItem")
 _BLANK = b"_:"  # in an N-Triples line: a blank node (or a literal that looks like one)
 # The bulk loader holds about 1 KB per quad of one call: calls of half a million lines
 # keep it near 800 MB at any size, for about a fifth more time than one call per graph
-# (200,000: 350 MB, for half as much time again).
+# (100,000: about 180 MB, for the calls made while the working store is held).
 BULK_LOAD_LINES = 500_000
 
 
