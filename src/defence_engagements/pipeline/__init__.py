@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import gc
 import hashlib
+import itertools
 import json
 import multiprocessing
 import shutil
@@ -436,7 +437,7 @@ def _reason_in_working_store(
         del store
         load.return_freed_memory()  # the store's, before the graphs are sorted
         files[GRAPH_INFERRED] = dumps.write_graph_file(
-            _read_and_remove(unsorted), work / "inferred.nt"
+            _blocks_then_remove(unsorted), work / "inferred.nt"
         )
     files[GRAPH_ONTOLOGY] = dumps.write_graph_file(
         (f.ntriples for f in sources.ontology), work / "ontology.nt"
@@ -450,7 +451,10 @@ def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:
         yield from parsed.ntriples.splitlines(keepends=True)
 
 
-def _read_and_remove(path: Path) -> bytes:
-    body = path.read_bytes()
+def _blocks_then_remove(path: Path, lines: int = 500_000) -> Iterator[bytes]:
+    """A file in blocks of whole lines (so sorting it stays in bounded runs), then
+    the file removed."""
+    with path.open("rb") as handle:
+        while block := b"".join(itertools.islice(handle, lines)):
+            yield block
     path.unlink()
-    return body

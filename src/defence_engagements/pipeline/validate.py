@@ -20,7 +20,6 @@ file's validation can see.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -215,28 +214,9 @@ class Validator:
 
     def run(self, graph: Iterable[ox.Triple]) -> list[RawResult]:
         """Every result over ``graph`` plus the ontology, from the engine."""
-        self.runs += 1
-        graph = graph if isinstance(graph, list | set) else list(graph)
-        if self.compiled is not None:
-            try:
-                return self._run_compiled(self.compiled, graph)
-            except shacl.Unsupported:
-                pass  # data the engine cannot judge exactly (a path from a blank node)
-        data_graph = _rdflib_graph(graph)
-        data_graph += self.ontology_graph  # what ont_graph would mix in, without a copy
-        return pyshacl_results(data_graph, self.shapes_graph)
-
-    @functools.cached_property
-    def ontology_graph(self) -> rdflib.Graph:
-        """The ontology for pyshacl, made once (only pyshacl runs need it)."""
-        return _rdflib_graph(self.ontology)
-
-    def _run_compiled(
-        self, compiled: shacl.CompiledShapes, graph: Iterable[ox.Triple]
-    ) -> list[RawResult]:
         store = shacl.load_store(graph)
         store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in self.ontology)
-        return self._results_of(compiled.validate(store))
+        return self.run_store(store)
 
     def _results_of(self, results: Iterable[shacl.Result]) -> list[RawResult]:
         return [
@@ -260,7 +240,7 @@ class Validator:
             try:
                 return self._results_of(self.compiled.validate(store))
             except shacl.Unsupported:
-                pass
+                pass  # data the engine cannot judge exactly (a path from a blank node)
         data_graph = _rdflib_graph(q.triple for q in store)
         return pyshacl_results(data_graph, self.shapes_graph)
 
