@@ -121,6 +121,8 @@ def _check_dumps(dumps_dir: Path, store: ox.Store) -> None:
         "properties": f"SELECT (COUNT(DISTINCT ?p) AS ?n) {frm} {{ ?s ?p ?o }}",
         "entities": f"SELECT (COUNT(DISTINCT ?s) AS ?n) {frm} {{ ?s ?p ?o "
         f'FILTER STRSTARTS(STR(?s), "{ID}") }}',
+        "distinctSubjects": f"SELECT (COUNT(DISTINCT ?s) AS ?n) {frm} {{ ?s ?p ?o }}",
+        "distinctObjects": f"SELECT (COUNT(DISTINCT ?o) AS ?n) {frm} {{ ?s ?p ?o }}",
     }
     for name, query in direct.items():
         assert figure(dataset, name) == _count(store, query), name
@@ -237,6 +239,29 @@ def test_failed_build_leaves_published_build_untouched(tree: Settings) -> None:
     assert _snapshot(tree.build_path / "builds") == before
     assert os.readlink(tree.current_build) == target
     assert len(open_published_build(tree.current_build).store) > 0
+
+
+def test_a_store_failure_while_the_child_writes_dumps_leaves_nothing_behind(
+    tree: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The child writes the graph files and dumps into the new build while this process
+    writes the store: a failure here must wait for the child before the half-made
+    build is removed, or the child would leave parts of it behind."""
+    pipeline.build(tree)
+    before = _snapshot(tree.build_path / "builds")
+    target = os.readlink(tree.current_build)
+
+    def failing_add_graph(*args: object, **kwargs: object) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(pipeline.load, "add_graph", failing_add_graph)
+    with pytest.raises(OSError, match="no space left"):
+        pipeline.build(tree, force=True)
+    assert _snapshot(tree.build_path / "builds") == before
+    assert sorted(p.name for p in (tree.build_path / "builds").iterdir()) == sorted(
+        {Path(k).parts[0] for k in before}
+    )
+    assert os.readlink(tree.current_build) == target
 
 
 def _snapshot(root: Path) -> dict[str, str]:

@@ -44,6 +44,7 @@ from defence_engagements.pipeline.parse import (
     SourceFile,
     discover,
     display_name,
+    display_names,
     parse_turtle,
     read_source,
 )
@@ -133,9 +134,10 @@ def source_files(settings: Settings) -> dict[str, list[SourceFile]]:
         ("data", settings.data_path, True),
         ("shapes", settings.shapes_path, False),
     ):
+        paths = discover(directory, root, role, recursive=recursive)
         found[role] = [
-            read_source(path, display_name(path, root), role)[0]
-            for path in discover(directory, root, role, recursive=recursive)
+            read_source(path, name, role)[0]
+            for path, name in zip(paths, display_names(paths, root), strict=True)
         ]
     return found
 
@@ -295,76 +297,76 @@ def _build(
     key = hashlib.sha256(f"{engine}\n{inputs_digest}".encode()).hexdigest()
     # The working store lives in a child process: when it is done, all its memory goes
     # back to the system (freed memory would otherwise stay with this process, out of
-    # reach of the store writer's threads).
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-        started = time.perf_counter()
-        progress.start("validate", None)
-        findings = child.submit(_validate_in_working_store, sources, settings.validator).result()
-        fatal = failing(findings, strict=strict)
-        timed("validate", started)
-        if fatal:
-            raise ValidationFailedError(findings, fatal)
+    # reach of the store writer's threads). The child then writes the graph files, the
+    # description and the dumps while this process writes the store: two cores busy.
+    root: Path | None = None
+    try:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
+            started = time.perf_counter()
+            progress.start("validate", None)
+            located = {"Violation", "Warning"} if strict else {"Violation"}  # what can fail it
+            findings = child.submit(
+                _validate_in_working_store, sources, settings.validator, located
+            ).result()
+            fatal = failing(findings, strict=strict)
+            timed("validate", started)
+            if fatal:
+                raise ValidationFailedError(findings, fatal)
 
-        started = time.perf_counter()
-        progress.start("reason", None)
-        built_at = clock().replace(microsecond=0)
-        build_id = _new_build_id(settings.build_path, built_at, inputs)
-        root = builds_root(settings.build_path) / build_id
-        root.mkdir(parents=True)
-        try:
+            started = time.perf_counter()
+            progress.start("reason", None)
+            built_at = clock().replace(microsecond=0)
+            modified = built_at.isoformat().replace("+00:00", "Z")
+            build_id = _new_build_id(settings.build_path, built_at, inputs)
+            root = builds_root(settings.build_path) / build_id
+            root.mkdir(parents=True)
             work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
             work.mkdir()
             cached = inferred_cache.get(key)
-            reasoning = child.submit(
-                _reason_in_working_store, sources, engine, work, cached is None
-            )
+            reasoning = child.submit(_reason_in_working_store, asserted, engine, work, cached)
             # While the child reasons, the asserted graphs go into the new store (the
             # store's time thus counts partly under "reason").
             store = open_writable_store(root / STORE_DIRNAME)
             # Small calls: the child holds the working store meanwhile.
             for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
                 load.load_lines(store, iri, _lines_of(parsed), batch=100_000)
-            links, graph_files = reasoning.result()
-            if cached is None:
-                graph_files[GRAPH_INFERRED] = inferred_cache.put(key, graph_files[GRAPH_INFERRED])
-            else:
-                graph_files[GRAPH_INFERRED] = cached
-        except BaseException:
+            links, inferred = reasoning.result()
+            timed("reason", started)
+
+            started = time.perf_counter()
+            progress.start("store", None)
+            publishing = child.submit(
+                _write_published_files,
+                sources,
+                work,
+                inferred,
+                links,
+                {"base": settings.base_iri, "version": build_id, "modified": modified},
+                root / DUMPS_DIRNAME,
+            )
+            with inferred.open("rb") as lines:
+                load.load_lines(store, GRAPH_INFERRED, lines)
+            load.add_graph(store, GRAPH_LINKS, links)
+            timed("store", started)
+
+            started = time.perf_counter()
+            progress.start("dumps", None)  # written by the child alongside the store
+            graph_files, description, dump_counts = publishing.result()
+    except BaseException:
+        # Only now: leaving the block waited for the child, which writes into root.
+        if root is not None:
             shutil.rmtree(root, ignore_errors=True)
-            raise
+        raise
+    assert root is not None
     try:
-        graph_files[GRAPH_LINKS] = dumps.write_graph_file(
-            ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
-        )
-        timed("reason", started)
-
-        started = time.perf_counter()
-        progress.start("store", None)
-        for iri in (GRAPH_INFERRED, GRAPH_LINKS):
-            with graph_files[iri].open("rb") as lines:
-                load.load_lines(store, iri, lines)
-        store.flush()
-        modified = built_at.isoformat().replace("+00:00", "Z")
-        description = void.describe(
-            store,
-            base=settings.base_iri,
-            version=build_id,
-            modified=modified,
-            dumps=dumps.DUMP_NAMES,
-        )
         load.add_graph(store, GRAPH_METADATA, description)
-        counts = load.graph_counts(store, NAMED_GRAPHS)
-        timed("store", started)
-
-        started = time.perf_counter()
-        progress.start("dumps", len(dumps.DUMPS))
-        graph_files[GRAPH_METADATA] = dumps.write_graph_file(
-            ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
-        )
-        dump_counts = dumps.write_dumps(graph_files, root / DUMPS_DIRNAME)
-        timed("dumps", started)
         del store  # closes RocksDB before the build is published
+        # The files are sorted and distinct, as the store holds the graphs.
+        counts = {iri: dumps.line_count(graph_files[iri]) for iri in NAMED_GRAPHS}
+        if cached is None:
+            inferred_cache.put(key, graph_files[GRAPH_INFERRED])
         shutil.rmtree(work)
+        timed("dumps", started)
 
         manifest = {
             "version": build_id,
@@ -405,7 +407,7 @@ def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -
 _working_store: ox.Store | None = None
 
 
-def _validate_in_working_store(sources: Sources, engine: str) -> list[Finding]:
+def _validate_in_working_store(sources: Sources, engine: str, located: set[str]) -> list[Finding]:
     """Load every ontology and data file into a new working store; judge it whole."""
     global _working_store
     asserted = [*sources.ontology, *sources.data]
@@ -413,7 +415,7 @@ def _validate_in_working_store(sources: Sources, engine: str) -> list[Finding]:
     validator = Validator(
         Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, engine
     )
-    findings = validator.validate_store(_working_store, asserted)
+    findings = validator.validate_store(_working_store, asserted, located=located)
     del validator
     gc.collect()
     load.return_freed_memory()  # validation's, before reasoning grows the store
@@ -421,29 +423,52 @@ def _validate_in_working_store(sources: Sources, engine: str) -> list[Finding]:
 
 
 def _reason_in_working_store(
-    sources: Sources, engine: str, work: Path, infer: bool
-) -> tuple[set[ox.Triple], dict[str, Path]]:
-    """The links, and the ontology, data and (when ``infer``) inferred graphs as sorted
-    N-Triples files in ``work``."""
+    asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None
+) -> tuple[set[ox.Triple], Path]:
+    """The links, and the inferred graph as an N-Triples file: ``cached`` (sorted) when
+    there is one, else the closure's, unsorted, in ``work``. The working store is
+    released either way."""
     global _working_store
     store, _working_store = _working_store, None
     assert store is not None, "validation loads the working store first"
     links = load.wikidata_links_in(store)
-    files: dict[str, Path] = {}
-    if infer:
-        reason.infer_in_store(store, [*sources.ontology, *sources.data], engine=engine)
-        unsorted = work / "inferred.unsorted.nt"
-        store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
-        del store
-        load.return_freed_memory()  # the store's, before the graphs are sorted
-        files[GRAPH_INFERRED] = dumps.write_graph_file(
-            _blocks_then_remove(unsorted), work / "inferred.nt"
-        )
-    files[GRAPH_ONTOLOGY] = dumps.write_graph_file(
-        (f.ntriples for f in sources.ontology), work / "ontology.nt"
+    if cached is not None:
+        return links, cached
+    reason.infer_in_store(store, asserted, engine=engine)
+    unsorted = work / "inferred.unsorted.nt"
+    store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
+    del store
+    load.return_freed_memory()  # the working store's, before the files are written
+    return links, unsorted
+
+
+def _write_published_files(
+    sources: Sources,
+    work: Path,
+    inferred: Path,
+    links: set[ox.Triple],
+    described_as: dict[str, str],
+    dumps_dir: Path,
+) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int]]:
+    """Every graph as a sorted N-Triples file in ``work``, the VoID description counted
+    in them, and the dumps made from them."""
+    files = {
+        GRAPH_ONTOLOGY: dumps.write_graph_file(
+            (f.ntriples for f in sources.ontology), work / "ontology.nt"
+        ),
+        GRAPH_DATA: dumps.write_graph_file((f.ntriples for f in sources.data), work / "data.nt"),
+        GRAPH_INFERRED: inferred
+        if inferred.parent != work  # from the cache: sorted already
+        else dumps.write_graph_file(_blocks(inferred), work / "inferred.nt"),
+        GRAPH_LINKS: dumps.write_graph_file(
+            ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
+        ),
+    }
+    description = void.describe(void.figures_of(files), dumps=dumps.DUMP_NAMES, **described_as)
+    files[GRAPH_METADATA] = dumps.write_graph_file(
+        ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
     )
-    files[GRAPH_DATA] = dumps.write_graph_file((f.ntriples for f in sources.data), work / "data.nt")
-    return links, files
+    return files, description, dumps.write_dumps(files, dumps_dir)
 
 
 def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:
@@ -451,10 +476,8 @@ def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:
         yield from parsed.ntriples.splitlines(keepends=True)
 
 
-def _blocks_then_remove(path: Path, lines: int = 500_000) -> Iterator[bytes]:
-    """A file in blocks of whole lines (so sorting it stays in bounded runs), then
-    the file removed."""
+def _blocks(path: Path, lines: int = 500_000) -> Iterator[bytes]:
+    """A file in blocks of whole lines, so sorting it stays in bounded runs."""
     with path.open("rb") as handle:
         while block := b"".join(itertools.islice(handle, lines)):
             yield block
-    path.unlink()

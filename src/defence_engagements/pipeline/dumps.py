@@ -85,7 +85,7 @@ def write_graph_file(
         spill()
     try:
         with target.open("wb") as out:
-            out.writelines(_merged(runs))
+            out.writelines(merged_lines(runs))
     finally:
         for run in runs:
             run.unlink(missing_ok=True)
@@ -101,7 +101,7 @@ def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
             previous = line
 
 
-def _merged(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> Iterator[bytes]:
+def merged_lines(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> Iterator[bytes]:
     """The sorted lines of several sorted files, each line once. With ``suffixes``, each
     file's lines become N-Quads lines of its graph (still in sorted order: the same
     suffix replaces the end of every line of a file)."""
@@ -184,9 +184,9 @@ def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory
     target = directory / name
     if fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
         counted = _Counted(
-            _merged(paths, [f"<{graph}> .\n".encode() for graph in graphs])
+            merged_lines(paths, [f"<{graph}> .\n".encode() for graph in graphs])
             if fmt == ox.RdfFormat.N_QUADS
-            else _merged(paths)
+            else merged_lines(paths)
         )
         with target.open("wb") as raw:
             # Level 6 (zlib's default): a third of level 9's time for 2–3% more bytes.
@@ -202,16 +202,16 @@ def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory
     prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
     if len(paths) == 1:  # one sorted file: the parser reads it directly
         source: Any = paths[0]
-        count = _line_count(paths[0])
+        count = line_count(paths[0])
         parsed = ox.parse(path=source, format=ox.RdfFormat.N_TRIPLES)
     else:
-        counted = _Counted(_merged(paths))
+        counted = _Counted(merged_lines(paths))
         parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), format=ox.RdfFormat.N_TRIPLES)
     ox.serialize((quad.triple for quad in parsed), output=target, format=fmt, prefixes=prefixes)
     return count if len(paths) == 1 else counted.count
 
 
-def _line_count(path: Path) -> int:
+def line_count(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 

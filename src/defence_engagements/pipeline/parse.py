@@ -103,10 +103,31 @@ def discover(directory: Path, root: Path, role: str, *, recursive: bool) -> list
 
 
 def display_name(path: Path, root: Path) -> str:
-    try:
-        return path.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return str(path)
+    return display_names([path], root)[0]
+
+
+def display_names(paths: Iterable[Path], root: Path) -> list[str]:
+    """Each path relative to ``root`` once symlinks are resolved (or as given, outside it).
+
+    A file's real path is its directory's real path plus its name unless the file is
+    itself a symlink: resolving each directory once instead of every file's whole
+    path took most of the time of listing 100,000 files."""
+    real_root = root.resolve()
+    real_directories: dict[Path, Path] = {}
+    names = []
+    for path in paths:
+        if path.is_symlink():
+            real = path.resolve()
+        else:
+            directory = real_directories.get(path.parent)
+            if directory is None:
+                directory = real_directories[path.parent] = path.parent.resolve()
+            real = directory / path.name
+        try:
+            names.append(real.relative_to(real_root).as_posix())
+        except ValueError:
+            names.append(str(path))
+    return names
 
 
 def parse_turtle(source: SourceFile, content: bytes) -> ParsedFile:

@@ -23,8 +23,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,6 +41,8 @@ from defence_engagements.pipeline.reason import from_rdflib, to_rdflib
 CACHE_VERSION = "validate-1"
 SH = "http://www.w3.org/ns/shacl#"
 SEVERITIES = {SH + "Violation": "Violation", SH + "Warning": "Warning", SH + "Info": "Info"}
+SEVERITY_NAMES = frozenset(SEVERITIES.values())
+_SUBJECT = re.compile(rb"^(\S+) ", re.MULTILINE)  # an N-Triples line's subject
 
 
 @dataclass(frozen=True, order=True)
@@ -244,9 +247,16 @@ class Validator:
         data_graph = _rdflib_graph(q.triple for q in store)
         return pyshacl_results(data_graph, self.shapes_graph)
 
-    def validate_store(self, store: ox.Store, files: list[ParsedFile]) -> list[Finding]:
-        """Findings for ``files`` from one run over ``store``, which holds them all."""
-        return _once_each(_distribute(files, self.run_store(store)))
+    def validate_store(
+        self, store: ox.Store, files: list[ParsedFile], *, located: Collection[str] = SEVERITY_NAMES
+    ) -> list[Finding]:
+        """Findings for ``files`` from one run over ``store``, which holds them all.
+
+        Only findings whose severity is in ``located`` get a line: finding the line
+        means reading the file's Turtle again, and a build that fails only on
+        violations need not do that for thousands of warnings (``engagements
+        validate`` locates every finding)."""
+        return _once_each(_distribute(files, self.run_store(store), located))
 
     def _read_cache(self, key: str) -> list[Finding] | None:
         if self.cache_dir is None:
@@ -277,12 +287,16 @@ def _once_each(per_file: Iterable[list[Finding]]) -> list[Finding]:
             if identity not in seen:
                 seen.add(identity)
                 out.append(f)
-    return sorted(out)
+    # Unlocated findings (no line) sort first within their file.
+    return sorted(out, key=lambda f: (f.file, f.line or 0, f))
 
 
-def _distribute(owners: list[ParsedFile], raw: list[RawResult]) -> list[list[Finding]]:
+def _distribute(
+    owners: list[ParsedFile], raw: list[RawResult], located: Collection[str] = SEVERITY_NAMES
+) -> list[list[Finding]]:
     """Each result goes to the files that state its focus node: as a subject, or, for
-    a literal focus (a value checked through ``sh:node``), as an object.
+    a literal focus (a value checked through ``sh:node``), as an object; results of a
+    severity in ``located`` also get the line where the file states it.
 
     Read from each file's N-Triples lines, so a build of 100,000 files never makes
     its triples into Python objects."""
@@ -290,35 +304,43 @@ def _distribute(owners: list[ParsedFile], raw: list[RawResult]) -> list[list[Fin
     if not raw:
         return findings
     keys = [_ox_nt(result.focus) for result in raw]
-    wanted_subjects = {k for k, r in zip(keys, raw, strict=True) if not _is_literal(r.focus)}
+    wanted_subjects = {
+        k.encode() for k, r in zip(keys, raw, strict=True) if not _is_literal(r.focus)
+    }
     wanted_values = {k.encode() for k, r in zip(keys, raw, strict=True) if _is_literal(r.focus)}
     subject_files: dict[str, list[int]] = defaultdict(list)
     value_files: dict[str, list[tuple[int, str]]] = defaultdict(list)  # → (file, subject)
     for position, parsed in enumerate(owners):
-        stated: set[str] = set()
-        for line in parsed.ntriples.splitlines():
-            subject, _, rest = line.partition(b" ")
-            text = subject.decode()
-            if text in wanted_subjects and text not in stated:
-                stated.add(text)
-                subject_files[text].append(position)
-            if wanted_values:
+        body = parsed.ntriples
+        # The distinct subjects of the file, found by the regex engine: a Python loop
+        # over every line of 100,000 files took most of this function's time.
+        for subject in wanted_subjects.intersection(_SUBJECT.findall(body)):
+            subject_files[subject.decode()].append(position)
+        if wanted_values:
+            for line in body.splitlines():
+                subject, _, rest = line.partition(b" ")
                 value = rest.partition(b" ")[2].removesuffix(b" .")
                 if value in wanted_values:
                     holders = value_files[value.decode()]
                     if not holders or holders[-1][0] != position:
-                        holders.append((position, text))
+                        holders.append((position, subject.decode()))
+
+    def line_of(position: int, subject: str, result: RawResult) -> int | None:
+        if result.severity not in located:
+            return None
+        return owners[position].subject_lines.get(subject)
+
     for key, result in zip(keys, raw, strict=True):
         if _is_literal(result.focus):
             holders = [
-                (position, owners[position].subject_lines.get(subject))
+                (position, line_of(position, subject, result))
                 for position, subject in value_files.get(key, [])
             ]
         else:
             # A resource stated in none of the files being judged is only seen partially
             # here (its types, for sh:class); its own file's validation judges it.
             holders = [
-                (position, owners[position].subject_lines.get(key))
+                (position, line_of(position, key, result))
                 for position in subject_files.get(key, [])
             ]
         for position, line in holders:

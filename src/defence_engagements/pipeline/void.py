@@ -1,18 +1,21 @@
-"""The VoID + DCAT description of a build, computed by COUNT queries over its store.
+"""The VoID + DCAT description of a build, with figures counted in its graphs.
 
 The described dataset is the union of the content graphs (ontology, data,
-inferred, links) — what a plain query sees, minus this description itself. Every
-figure follows from SPARQL queries over the store, so it cannot disagree
-with what users count. URLs are canonical (``…/sparql``, ``…/dumps/<file>``);
-the server rewrites them to the URL it serves at.
+inferred, links) — what a plain query sees, minus this description itself. The
+figures are counted in the graph files the store and the dumps are made from, and
+equal what COUNT queries over the store give (a test checks every one), so they
+cannot disagree with what users count. URLs are canonical (``…/sparql``,
+``…/dumps/<file>``); the server rewrites them to the URL it serves at.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -26,7 +29,7 @@ from defence_engagements.namespaces import (
     PREFIXES,
     WIKIDATA_ENTITY,
 )
-from defence_engagements.pipeline.dumps import DUMPS
+from defence_engagements.pipeline.dumps import DUMPS, merged_lines
 
 CONTENT_GRAPHS = (GRAPH_ONTOLOGY, GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS)
 LICENSE = "https://creativecommons.org/licenses/by/4.0/"
@@ -42,29 +45,58 @@ SKOS = PREFIXES["skos"]
 FOAF = PREFIXES["foaf"]
 
 
-def _from_content(graphs: Iterable[str] = CONTENT_GRAPHS) -> str:
-    return " ".join(f"FROM <{g}>" for g in graphs)
+@dataclass
+class Figures:
+    """What the description counts in the content graphs' union of distinct triples."""
+
+    triples: int = 0
+    subjects: int = 0
+    entities: int = 0  # subjects that are IRIs of our own URI space
+    objects: int = 0
+    classes: dict[str, int] = field(default_factory=dict)  # class (N-Triples) → subjects
+    properties: dict[str, int] = field(default_factory=dict)  # property IRI → triples
+    linksets: dict[str, int] = field(default_factory=dict)  # link predicate IRI → triples
 
 
-# The queries behind the figures: each is a full scan of the content graphs, so the
-# figures that follow from another query's answer are taken from it (void:triples is
-# the sum of the property partitions, void:properties their number, void:classes the
-# number of class partitions), and the scans run side by side (pyoxigraph releases the
-# GIL while it evaluates).
-SUBJECTS = (
-    "SELECT (COUNT(*) AS ?n) "
-    '(SUM(IF(isIRI(?s) && STRSTARTS(STR(?s), "{space}"), 1, 0)) AS ?entities) '
-    "{from} WHERE {{ SELECT DISTINCT ?s WHERE {{ ?s ?p ?o }} }}"
-)
-DISTINCT_OBJECTS = "SELECT (COUNT(DISTINCT ?o) AS ?n) {from} WHERE {{ ?s ?p ?o }}"
-CLASS_PARTITIONS = (
-    "SELECT ?c (COUNT(DISTINCT ?s) AS ?n) {from} WHERE {{ ?s a ?c }} GROUP BY ?c ORDER BY ?c"
-)
-PROPERTY_PARTITIONS = (
-    "SELECT ?p (COUNT(*) AS ?n) {from} WHERE {{ SELECT DISTINCT ?s ?p ?o WHERE {{ ?s ?p ?o }} }} "
-    "GROUP BY ?p ORDER BY ?p"
-)
-LINKSET_TRIPLES = "SELECT (COUNT(*) AS ?n) FROM <{graph}> WHERE {{ ?s <{predicate}> ?o }}"
+_RDF_TYPE = f"<{RDF}type>".encode()
+
+
+def figures_of(graph_files: Mapping[str, Path]) -> Figures:
+    """The figures, read from the graphs as sorted, distinct N-Triples files.
+
+    One pass over the merged lines, in a worker beside the store writer: the same
+    figures as COUNT queries over the store (tests/pipeline/test_build.py checks
+    each against its query) for a sixth of the time at 100,000 engagements. The
+    lines come sorted, so each subject's lines are consecutive and a class's
+    subjects are its ``rdf:type`` lines."""
+    figures = Figures()
+    own = b"<" + ID.encode()
+    objects: set[bytes] = set()
+    classes: Counter[bytes] = Counter()
+    properties: Counter[bytes] = Counter()
+    previous_subject = b""
+    triples = subjects = entities = 0
+    for line in merged_lines([graph_files[g] for g in CONTENT_GRAPHS]):
+        subject, _, rest = line.partition(b" ")
+        predicate, _, obj = rest.partition(b" ")
+        obj = obj[:-3]  # " .\n"
+        triples += 1
+        if subject != previous_subject:
+            previous_subject = subject
+            subjects += 1
+            entities += subject.startswith(own)
+        properties[predicate] += 1
+        objects.add(obj)
+        if predicate == _RDF_TYPE:
+            classes[obj] += 1
+    figures.triples, figures.subjects, figures.entities = triples, subjects, entities
+    figures.objects = len(objects)
+    figures.classes = {c.decode(): n for c, n in classes.items()}
+    figures.properties = {p.decode()[1:-1]: n for p, n in properties.items()}
+    with graph_files[GRAPH_LINKS].open("rb") as links:
+        linked = Counter(line.split(b" ", 2)[1] for line in links)
+    figures.linksets = {p.decode()[1:-1]: n for p, n in linked.items()}
+    return figures
 
 
 def rdf_dumps(names: Iterable[str]) -> list[str]:
@@ -81,17 +113,8 @@ def dataset_iri(base: str) -> str:
     return base + ".well-known/void#dataset"
 
 
-def count(store: ox.Store, query: str) -> int:
-    return int(next(iter(store.query(query)))["n"].value)
-
-
-def _number(term: ox.Term | None) -> int:
-    # SUM over no solutions is unbound in some engines; an empty dataset counts 0.
-    return int(term.value) if isinstance(term, ox.Literal) else 0
-
-
 def describe(
-    store: ox.Store,
+    figures: Figures,
     *,
     base: str,
     version: str,
@@ -99,8 +122,7 @@ def describe(
     dumps: Iterable[str],
     title: str = "Defence engagements",
 ) -> list[ox.Triple]:
-    """The VoID/DCAT triples for the content graphs of ``store``."""
-    frm = _from_content()
+    """The VoID/DCAT triples for content graphs with these ``figures``."""
     description = base + ".well-known/void"
     dataset = ox.NamedNode(dataset_iri(base))
     out: list[ox.Triple] = []
@@ -145,41 +167,27 @@ def describe(
     add(dataset, VOID + "uriLookupEndpoint", iri(base + "id/"))
     for name in rdf_dumps(dumps):
         add(dataset, VOID + "dataDump", iri(f"{base}dumps/{name}"))
-    for vocabulary in _vocabularies(store, frm):
+    for vocabulary in _vocabularies([*figures.properties, *_iris(figures.classes)]):
         add(dataset, VOID + "vocabulary", iri(vocabulary))
 
-    queries = {
-        "subjects": SUBJECTS.format(**{"from": frm}, space=ID),
-        "objects": DISTINCT_OBJECTS.format(**{"from": frm}),
-        "classes": CLASS_PARTITIONS.format(**{"from": frm}),
-        "properties": PROPERTY_PARTITIONS.format(**{"from": frm}),
-    }
-    with ThreadPoolExecutor(len(queries)) as pool:
-        answers = dict(
-            zip(queries, pool.map(lambda q: list(store.query(q)), queries.values()), strict=True)
-        )
-    subjects = answers["subjects"][0]
-    classes = [(row["c"], int(row["n"].value)) for row in answers["classes"]]
-    properties = [(row["p"], int(row["n"].value)) for row in answers["properties"]]
-    add(dataset, VOID + "triples", integer(sum(n for _, n in properties)))
-    add(dataset, VOID + "entities", integer(_number(subjects["entities"])))
-    add(dataset, VOID + "classes", integer(len(classes)))
-    add(dataset, VOID + "properties", integer(len(properties)))
-    add(dataset, VOID + "distinctSubjects", integer(_number(subjects["n"])))
-    add(dataset, VOID + "distinctObjects", integer(_number(answers["objects"][0]["n"])))
+    add(dataset, VOID + "triples", integer(figures.triples))
+    add(dataset, VOID + "entities", integer(figures.entities))
+    add(dataset, VOID + "classes", integer(len(figures.classes)))
+    add(dataset, VOID + "properties", integer(len(figures.properties)))
+    add(dataset, VOID + "distinctSubjects", integer(figures.subjects))
+    add(dataset, VOID + "distinctObjects", integer(figures.objects))
 
-    for cls, n in classes:
-        if not isinstance(cls, ox.NamedNode):
-            continue
-        partition = iri(f"{description}#class-{_slug(cls.value)}")
+    classes = _iris(figures.classes)  # a partition per class IRI (no blank nodes)
+    for cls in sorted(classes):
+        partition = iri(f"{description}#class-{_slug(cls)}")
         add(dataset, VOID + "classPartition", partition)
-        add(partition, VOID + "class", cls)
-        add(partition, VOID + "entities", integer(n))
-    for prop, n in properties:
-        partition = iri(f"{description}#property-{_slug(prop.value)}")
+        add(partition, VOID + "class", iri(cls))
+        add(partition, VOID + "entities", integer(classes[cls]))
+    for prop in sorted(figures.properties):
+        partition = iri(f"{description}#property-{_slug(prop)}")
         add(dataset, VOID + "propertyPartition", partition)
-        add(partition, VOID + "property", prop)
-        add(partition, VOID + "triples", integer(n))
+        add(partition, VOID + "property", iri(prop))
+        add(partition, VOID + "triples", integer(figures.properties[prop]))
 
     wikidata = iri(WIKIDATA_DATASET)
     add(wikidata, RDF + "type", iri(VOID + "Dataset"))
@@ -195,23 +203,24 @@ def describe(
         add(linkset, VOID + "target", dataset)
         add(linkset, VOID + "target", wikidata)
         add(linkset, VOID + "linkPredicate", iri(predicate))
-        n = count(store, LINKSET_TRIPLES.format(graph=GRAPH_LINKS, predicate=predicate))
-        add(linkset, VOID + "triples", integer(n))
+        add(linkset, VOID + "triples", integer(figures.linksets.get(predicate, 0)))
     return out
 
 
-def _vocabularies(store: ox.Store, frm: str) -> list[str]:
+def _iris(terms: Mapping[str, int]) -> dict[str, int]:
+    """The IRIs among N-Triples terms (``<iri>``), without their brackets."""
+    return {t[1:-1]: n for t, n in terms.items() if t.startswith("<")}
+
+
+def _vocabularies(terms: Iterable[str]) -> list[str]:
     """The known namespaces of the classes and properties the dataset uses."""
     used: set[str] = set()
-    query = f"SELECT DISTINCT ?t {frm} WHERE {{ {{ ?s ?t ?o }} UNION {{ ?s a ?t }} }}"
     namespaces = sorted(set(PREFIXES.values()) - {ID, WIKIDATA_ENTITY}, key=len, reverse=True)
-    for row in store.query(query):
-        term = row["t"]
-        if isinstance(term, ox.NamedNode):
-            for namespace in namespaces:
-                if term.value.startswith(namespace):
-                    used.add(ONTOLOGY_IRI if namespace.startswith(ONTOLOGY_IRI) else namespace)
-                    break
+    for term in terms:
+        for namespace in namespaces:
+            if term.startswith(namespace):
+                used.add(ONTOLOGY_IRI if namespace.startswith(ONTOLOGY_IRI) else namespace)
+                break
     return sorted(used)
 
 
