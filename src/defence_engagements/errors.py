@@ -51,6 +51,11 @@ class RdfSyntaxError(DataError):
     def __init__(self, location: SourceLocation, message: str) -> None:
         super().__init__(f"{location}: {message}")
         self.location = location
+        self.reason = message
+
+    def __reduce__(self) -> tuple[type[RdfSyntaxError], tuple[SourceLocation, str]]:
+        # Raised in parse workers: it must cross back to the build process whole.
+        return (type(self), (self.location, self.reason))
 
 
 class StoreUnavailableError(EngagementsError):

@@ -78,3 +78,29 @@ def test_fixture_files_index_their_subjects(tree) -> None:
     parsed = parse_turtle(*read_source(path, "second-meeting.ttl", "data"))
     iri = "<https://w3id.org/defence-engagements/id/engagement/second-meeting>"
     assert parsed.subject_lines == {iri: 7}
+
+
+def test_parsing_in_worker_processes_equals_parsing_here(
+    tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first build of many files parses them in one process per core: same triples,
+    same blank-node labels, same order, and a syntax error still names its file and
+    line (it crosses back from the worker whole)."""
+    from defence_engagements import pipeline
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    files = pipeline.source_files(tree)
+    here = pipeline.parse_sources(files, ParseCache(None))
+    monkeypatch.setattr(pipeline, "PARALLEL_PARSE_FILES", 1)
+    monkeypatch.setattr(pipeline, "_PARSE_CHUNK", 2)
+    in_workers = pipeline.parse_sources(files, ParseCache(tree.build_path / "cache"))
+    assert [p.source for p in in_workers.all] == [p.source for p in here.all]
+    assert [p.ntriples for p in in_workers.all] == [p.ntriples for p in here.all]
+    assert all(p.stored_at is not None for p in in_workers.all)
+
+    broken = tree.data_path / "engagements" / "second-meeting.ttl"
+    broken.write_text(broken.read_text() + '\nex:x ex:p "unterminated .\n')
+    with pytest.raises(RdfSyntaxError) as caught:
+        pipeline.parse_sources(pipeline.source_files(tree), ParseCache(tree.build_path / "c2"))
+    assert caught.value.location.file == "data/engagements/second-meeting.ttl"
+    assert caught.value.location.line is not None and caught.value.location.line > 1

@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import json
 import multiprocessing
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -176,18 +177,58 @@ def parse_sources(
     progress = progress or _Silent()
     progress.start("parse", sum(len(v) for v in files.values()))
     parsed: dict[str, list[ParsedFile]] = {}
+    missing: list[tuple[str, int]] = []  # (role, position) of the files not in the cache
     for role, sources in files.items():
         parsed[role] = []
         for source in sources:
             result = cache.get(source)
             if result is None:
-                # Hashes were taken when listing; parse what is on disk now.
-                source_now, content = read_source(source.path, source.name, role)
-                result = parse_turtle(source_now, content)
-                cache.put(result)
+                missing.append((role, len(parsed[role])))
+                result = ParsedFile(source)  # a placeholder until parsed
+            else:
+                progress.advance()
             parsed[role].append(result)
-            progress.advance()
+    fresh = _parse_into_cache([parsed[role][i].source for role, i in missing], cache, progress)
+    for (role, position), result in zip(missing, fresh, strict=True):
+        parsed[role][position] = result
     return Sources(parsed["ontology"], parsed["data"], parsed["shapes"])
+
+
+# Below this many files to parse, worker processes cost more than they save.
+PARALLEL_PARSE_FILES = 2_000
+_PARSE_CHUNK = 500
+
+
+def _parse_into_cache(
+    sources: list[SourceFile], cache: ParseCache, progress: Progress
+) -> Iterator[ParsedFile]:
+    """Each file parsed and put in the cache, in order: by one process per core when
+    there are many (a first build of 100,000 files), else here."""
+    workers = os.cpu_count() or 1
+    if len(sources) < PARALLEL_PARSE_FILES or cache.directory is None or workers < 2:
+        for source in sources:
+            yield _parse_one(source, cache)
+            progress.advance()
+        return
+    chunks = [sources[i : i + _PARSE_CHUNK] for i in range(0, len(sources), _PARSE_CHUNK)]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        for results in pool.map(_parse_chunk, chunks, itertools.repeat(cache)):
+            for result in results:
+                yield result
+                progress.advance()
+
+
+def _parse_chunk(sources: list[SourceFile], cache: ParseCache) -> list[ParsedFile]:
+    return [_parse_one(source, cache) for source in sources]
+
+
+def _parse_one(source: SourceFile, cache: ParseCache) -> ParsedFile:
+    # Hashes were taken when listing; parse what is on disk now.
+    source_now, content = read_source(source.path, source.name, source.role)
+    result = parse_turtle(source_now, content)
+    cache.put(result)  # keeps the bytes in the cache, not in memory
+    return result
 
 
 def validate_sources(
@@ -295,78 +336,107 @@ def _build(
         "\n".join(f"{f.source.name} {f.source.sha256}" for f in asserted).encode()
     ).hexdigest()
     key = hashlib.sha256(f"{engine}\n{inputs_digest}".encode()).hexdigest()
-    # The working store lives in a child process: when it is done, all its memory goes
-    # back to the system (freed memory would otherwise stay with this process, out of
-    # reach of the store writer's threads). The child then writes the graph files, the
-    # description and the dumps while this process writes the store: two cores busy.
+    # Two processes, both busy: a child validates and reasons in the working store, then
+    # writes what needs the inferred graph, while this process writes the store and what
+    # needs only the asserted graphs. When the working store is let go, all its memory
+    # goes back to the system (freed memory would otherwise stay with this process, out
+    # of reach of the store writer's threads).
     root: Path | None = None
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
-            started = time.perf_counter()
-            progress.start("validate", None)
-            located = {"Violation", "Warning"} if strict else {"Violation"}  # what can fail it
-            findings = child.submit(
-                _validate_in_working_store, sources, settings.validator, located
-            ).result()
-            fatal = failing(findings, strict=strict)
-            timed("validate", started)
-            if fatal:
-                raise ValidationFailedError(findings, fatal)
+            try:
+                built_at = clock().replace(microsecond=0)
+                modified = built_at.isoformat().replace("+00:00", "Z")
+                build_id = _new_build_id(settings.build_path, built_at, inputs)
+                root = builds_root(settings.build_path) / build_id
+                root.mkdir(parents=True)
+                work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
+                work.mkdir()
+                dumps_dir = root / DUMPS_DIRNAME
 
-            started = time.perf_counter()
-            progress.start("reason", None)
-            built_at = clock().replace(microsecond=0)
-            modified = built_at.isoformat().replace("+00:00", "Z")
-            build_id = _new_build_id(settings.build_path, built_at, inputs)
-            root = builds_root(settings.build_path) / build_id
-            root.mkdir(parents=True)
-            work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
-            work.mkdir()
-            cached = inferred_cache.get(key)
-            reasoning = child.submit(_reason_in_working_store, asserted, engine, work, cached)
-            # While the child reasons, the asserted graphs go into the new store (the
-            # store's time thus counts partly under "reason").
-            store = open_writable_store(root / STORE_DIRNAME)
-            # Small calls: the child holds the working store meanwhile.
-            for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
-                load.load_lines(store, iri, _lines_of(parsed), batch=100_000)
-            links, inferred = reasoning.result()
-            timed("reason", started)
+                located = {"Violation", "Warning"} if strict else {"Violation"}  # what can fail it
+                progress.start("validate", None)
+                validation = child.submit(
+                    _validate_in_working_store, sources, settings.validator, located, strict
+                )
+                cached = inferred_cache.get(key)
+                # Queued behind validation; it does nothing when validation failed.
+                reasoning = child.submit(_reason_in_working_store, asserted, engine, work, cached)
 
-            started = time.perf_counter()
-            progress.start("store", None)
-            publishing = child.submit(
-                _write_published_files,
-                sources,
-                work,
-                inferred,
-                links,
-                {"base": settings.base_iri, "version": build_id, "modified": modified},
-                root / DUMPS_DIRNAME,
-            )
-            with inferred.open("rb") as lines:
-                load.load_lines(store, GRAPH_INFERRED, lines)
-            load.add_graph(store, GRAPH_LINKS, links)
-            timed("store", started)
+                started = time.perf_counter()
+                store = open_writable_store(root / STORE_DIRNAME)
+                # Small calls: the child holds the working store meanwhile.
+                for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
+                    load.load_lines(store, iri, _lines_of(parsed), batch=100_000)
+                storing = time.perf_counter() - started
 
-            started = time.perf_counter()
-            progress.start("dumps", None)  # written by the child alongside the store
-            graph_files, description, dump_counts = publishing.result()
+                findings, timings["validate"] = validation.result()
+                progress.finish("validate", timings["validate"])
+                fatal = failing(findings, strict=strict)
+                if fatal:
+                    raise ValidationFailedError(findings, fatal)
+
+                progress.start("reason", None)
+                started = time.perf_counter()
+                graph_files = {
+                    GRAPH_ONTOLOGY: dumps.write_graph_file(
+                        (f.ntriples for f in sources.ontology), work / "ontology.nt"
+                    ),
+                    GRAPH_DATA: dumps.write_graph_file(
+                        (f.ntriples for f in sources.data), work / "data.nt", run_lines=250_000
+                    ),
+                }
+                dump_counts = dumps.write_dumps(
+                    graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
+                )
+                dumping = time.perf_counter() - started
+                links, inferred, timings["reason"] = reasoning.result()
+                progress.finish("reason", timings["reason"])
+
+                progress.start("store", None)
+                started = time.perf_counter()
+                publishing = child.submit(
+                    _write_published_files,
+                    graph_files,
+                    work,
+                    inferred,
+                    links,
+                    {"base": settings.base_iri, "version": build_id, "modified": modified},
+                    dumps_dir,
+                )
+                with inferred.open("rb") as lines:
+                    load.load_lines(store, GRAPH_INFERRED, lines)
+                load.add_graph(store, GRAPH_LINKS, links)
+                storing += time.perf_counter() - started
+
+                started = time.perf_counter()
+                graph_files, description, more_counts, dumping_there = publishing.result()
+                load.add_graph(store, GRAPH_METADATA, description)
+                del store  # closes RocksDB before the build is published
+                storing += time.perf_counter() - started
+                timings["store"] = round(storing, 3)
+                progress.finish("store", timings["store"])
+            except BaseException:
+                child.shutdown(cancel_futures=True)  # reasoning queued behind validation
+                raise
     except BaseException:
         # Only now: leaving the block waited for the child, which writes into root.
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
         raise
-    assert root is not None
     try:
-        load.add_graph(store, GRAPH_METADATA, description)
-        del store  # closes RocksDB before the build is published
+        progress.start("dumps", None)
+        started = time.perf_counter()
+        written = {**dump_counts, **more_counts}
+        dump_counts = {name: written[name] for name in dumps.DUMPS}
+        dumps.write_checksums(dumps_dir, dumps.DUMPS)
         # The files are sorted and distinct, as the store holds the graphs.
         counts = {iri: dumps.line_count(graph_files[iri]) for iri in NAMED_GRAPHS}
         if cached is None:
             inferred_cache.put(key, graph_files[GRAPH_INFERRED])
         shutil.rmtree(work)
-        timed("dumps", started)
+        timings["dumps"] = round(dumping + dumping_there + time.perf_counter() - started, 3)
+        progress.finish("dumps", timings["dumps"])
 
         manifest = {
             "version": build_id,
@@ -405,58 +475,66 @@ def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -
 # --- in the child process that holds the working store -----------------------------------
 
 _working_store: ox.Store | None = None
+_failed = False  # validation found what fails the build: reasoning is skipped
 
 
-def _validate_in_working_store(sources: Sources, engine: str, located: set[str]) -> list[Finding]:
-    """Load every ontology and data file into a new working store; judge it whole."""
-    global _working_store
+def _validate_in_working_store(
+    sources: Sources, engine: str, located: set[str], strict: bool
+) -> tuple[list[Finding], float]:
+    """Load every ontology and data file into a new working store; judge it whole.
+    Returns the findings and the seconds it took."""
+    global _working_store, _failed
+    started = time.perf_counter()
     asserted = [*sources.ontology, *sources.data]
     _working_store = workspace.workspace(asserted)
     validator = Validator(
         Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, engine
     )
     findings = validator.validate_store(_working_store, asserted, located=located)
+    _failed = bool(failing(findings, strict=strict))
     del validator
     gc.collect()
     load.return_freed_memory()  # validation's, before reasoning grows the store
-    return findings
+    return findings, round(time.perf_counter() - started, 3)
 
 
 def _reason_in_working_store(
     asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None
-) -> tuple[set[ox.Triple], Path]:
-    """The links, and the inferred graph as an N-Triples file: ``cached`` (sorted) when
-    there is one, else the closure's, unsorted, in ``work``. The working store is
-    released either way."""
+) -> tuple[set[ox.Triple], Path, float]:
+    """The links, the inferred graph as an N-Triples file — ``cached`` (sorted) when
+    there is one, else the closure's, unsorted, in ``work`` — and the seconds it took.
+    The working store is released either way."""
     global _working_store
+    started = time.perf_counter()
     store, _working_store = _working_store, None
     assert store is not None, "validation loads the working store first"
+    if _failed:
+        return set(), work, 0.0
     links = load.wikidata_links_in(store)
     if cached is not None:
-        return links, cached
+        return links, cached, round(time.perf_counter() - started, 3)
     reason.infer_in_store(store, asserted, engine=engine)
     unsorted = work / "inferred.unsorted.nt"
     store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
     del store
     load.return_freed_memory()  # the working store's, before the files are written
-    return links, unsorted
+    return links, unsorted, round(time.perf_counter() - started, 3)
 
 
 def _write_published_files(
-    sources: Sources,
+    asserted_files: dict[str, Path],
     work: Path,
     inferred: Path,
     links: set[ox.Triple],
     described_as: dict[str, str],
     dumps_dir: Path,
-) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int]]:
-    """Every graph as a sorted N-Triples file in ``work``, the VoID description counted
-    in them, and the dumps made from them."""
+) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int], float]:
+    """With the asserted graphs' sorted files (and their dumps) written: the other
+    graphs as sorted N-Triples files in ``work``, the VoID description counted in all
+    of them, the remaining dumps, and the seconds it took."""
+    started = time.perf_counter()
     files = {
-        GRAPH_ONTOLOGY: dumps.write_graph_file(
-            (f.ntriples for f in sources.ontology), work / "ontology.nt"
-        ),
-        GRAPH_DATA: dumps.write_graph_file((f.ntriples for f in sources.data), work / "data.nt"),
+        **asserted_files,
         GRAPH_INFERRED: inferred
         if inferred.parent != work  # from the cache: sorted already
         else dumps.write_graph_file(_blocks(inferred), work / "inferred.nt"),
@@ -468,7 +546,9 @@ def _write_published_files(
     files[GRAPH_METADATA] = dumps.write_graph_file(
         ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
     )
-    return files, description, dumps.write_dumps(files, dumps_dir)
+    remaining = [name for name in dumps.DUMPS if name not in dumps.dumps_of(asserted_files)]
+    counts = dumps.write_dumps(files, dumps_dir, names=remaining)
+    return files, description, counts, round(time.perf_counter() - started, 3)
 
 
 def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:

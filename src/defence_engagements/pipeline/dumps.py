@@ -152,9 +152,14 @@ PARALLEL_DUMPS_BYTES = 64 * 1024 * 1024
 
 
 def write_dumps(
-    graph_files: Mapping[str, Path], directory: Path, *, parallel: bool | None = None
+    graph_files: Mapping[str, Path],
+    directory: Path,
+    *,
+    names: Iterable[str] | None = None,
+    parallel: bool | None = None,
 ) -> dict[str, int]:
-    """Write every dump of the named graphs into ``directory``; returns statements per file.
+    """Write the dumps ``names`` (default: every dump, then SHA256SUMS) into
+    ``directory``; returns statements per file.
 
     ``graph_files`` holds each graph as sorted, distinct N-Triples lines
     (:func:`write_graph_file`); the dumps are streamed from them, never held whole.
@@ -162,20 +167,28 @@ def write_dumps(
     the bytes are the same either way.
     """
     directory.mkdir(parents=True, exist_ok=True)
+    chosen = list(DUMPS) if names is None else list(names)
     jobs = [
-        (name, [graph_files[graph] for graph in graphs], graphs, directory)
-        for name, (graphs, _) in DUMPS.items()
+        (name, [graph_files[graph] for graph in DUMPS[name][0]], DUMPS[name][0], directory)
+        for name in chosen
     ]
     if parallel is None:
         parallel = sum(path.stat().st_size for path in graph_files.values()) > PARALLEL_DUMPS_BYTES
-    if parallel:
+    if parallel and len(jobs) > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
             counts = list(pool.map(_write_dump, *zip(*jobs, strict=True)))
     else:
         counts = [_write_dump(*job) for job in jobs]
-    write_checksums(directory, DUMPS)
-    return dict(zip(DUMPS, counts, strict=True))
+    if names is None:
+        write_checksums(directory, DUMPS)
+    return dict(zip(chosen, counts, strict=True))
+
+
+def dumps_of(graphs: Iterable[str]) -> list[str]:
+    """The dumps made of these graphs alone."""
+    available = set(graphs)
+    return [name for name, (needed, _) in DUMPS.items() if available.issuperset(needed)]
 
 
 def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory: Path) -> int:
