@@ -51,6 +51,11 @@ class Settings:
     max_rows: int = 100_000
     # Answers up to this size are kept (512 at most) and repeated without running again.
     answer_memo_entry_bytes: int = 256 * 1024
+    # Complete responses a server process replays without running the app
+    # (web/front_cache.py): this many at most, each with a body of at most this size;
+    # either at 0 turns it off.
+    front_cache_entries: int = 512
+    front_cache_entry_bytes: int = 64 * 1024
     max_body_bytes: int = 1_000_000
     max_query_length: int = 100_000
     # Server processes answering on one port (0 = one per CPU core), each running its

@@ -20,6 +20,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TextIO
 from urllib.parse import parse_qsl
@@ -40,7 +41,7 @@ def query_digest(query: str | None) -> str | None:
     return hashlib.sha256(query.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def _query_from(query_string: bytes, content_type: str, body: bytes) -> str | None:
+def query_from(query_string: bytes, content_type: str, body: bytes) -> str | None:
     for name, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True):
         if name == "query":
             return value
@@ -51,6 +52,41 @@ def _query_from(query_string: bytes, content_type: str, body: bytes) -> str | No
             if name == "query":
                 return value
     return None
+
+
+def response_fields(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, object]:
+    """The fields a response head adds to its line: ``truncated``, ``retry_after``."""
+    fields: dict[str, object] = {}
+    for key, value in headers:
+        if key == b"x-result-truncated":
+            fields["truncated"] = value == b"true"
+        elif key == b"retry-after":
+            fields["retry_after"] = value.decode("latin-1")
+    return fields
+
+
+def write_line(
+    logger: logging.Logger,
+    scope: Scope,
+    *,
+    status: int,
+    sent: int,
+    started: float,
+    query_sha256: str | None,
+    fields: dict[str, object],
+) -> None:
+    """The line of one request (``started`` from ``time.monotonic()``)."""
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "method": scope.get("method"),
+        "path": scope.get("path"),
+        "status": status or 500,
+        "bytes": sent,
+        "duration_ms": round((time.monotonic() - started) * 1000, 2),
+        "query_sha256": query_sha256,
+        **fields,
+    }
+    logger.info(json.dumps(record, ensure_ascii=False))
 
 
 class AccessLogMiddleware:
@@ -78,11 +114,7 @@ class AccessLogMiddleware:
             nonlocal status, sent
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for key, value in message.get("headers", ()):
-                    if key == b"x-result-truncated":
-                        extra["truncated"] = value == b"true"
-                    elif key == b"retry-after":
-                        extra["retry_after"] = value.decode("latin-1")
+                extra.update(response_fields(message.get("headers", ())))
             elif message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
             await send(message)
@@ -94,18 +126,16 @@ class AccessLogMiddleware:
             for key, value in scope.get("headers", ()):
                 if key == b"content-type":
                     content_type = value.decode("latin-1").lower()
-            query = _query_from(scope.get("query_string", b""), content_type, bytes(body))
-            record = {
-                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                "method": scope.get("method"),
-                "path": scope.get("path"),
-                "status": status or 500,
-                "bytes": sent,
-                "duration_ms": round((time.monotonic() - started) * 1000, 2),
-                "query_sha256": query_digest(query),
-                **extra,
-            }
-            self.logger.info(json.dumps(record, ensure_ascii=False))
+            query = query_from(scope.get("query_string", b""), content_type, bytes(body))
+            write_line(
+                self.logger,
+                scope,
+                status=status,
+                sent=sent,
+                started=started,
+                query_sha256=query_digest(query),
+                fields=extra,
+            )
 
 
 class GatheringStreamHandler(logging.Handler):

@@ -27,6 +27,7 @@ from defence_engagements.web.access_log import (
     flush_access_log,
 )
 from defence_engagements.web.context import WebContext
+from defence_engagements.web.front_cache import FrontCacheMiddleware
 from defence_engagements.web.gzip import SelectiveGZipMiddleware
 from defence_engagements.web.limits import RequestLimitsMiddleware
 from defence_engagements.web.operations import operations_routes
@@ -100,6 +101,20 @@ def create_app(
             flush_access_log()
 
     configure_access_log(settings.access_log)
+    # Outside every middleware that shapes a response, so it keeps what they sent.
+    front_cache = (
+        [
+            Middleware(
+                FrontCacheMiddleware,
+                build_version=lambda: context.builds.current().version,
+                max_entries=settings.front_cache_entries,
+                entry_bytes=settings.front_cache_entry_bytes,
+                max_header_bytes=settings.max_header_bytes,
+            )
+        ]
+        if settings.front_cache_entries > 0 and settings.front_cache_entry_bytes > 0
+        else []
+    )
     app = Starlette(
         routes=[
             *operations_routes(lambda: settings.current_build, lambda: context.executor),
@@ -107,6 +122,7 @@ def create_app(
         ],
         middleware=[
             Middleware(LastResortMiddleware),
+            *front_cache,
             Middleware(AccessLogMiddleware),
             Middleware(
                 RequestLimitsMiddleware,

@@ -17,6 +17,8 @@ READ_HEADERS = {"Vary": "Accept", "Access-Control-Allow-Origin": "*"}
 
 
 def build_etag(version: str, *parts: str) -> str:
+    """Weak, and the only weak ETags we make: web/front_cache.py keeps an answer only
+    when its ETag is weak, that is, when it is a function of the build and the request."""
     digest = hashlib.sha256("\x1f".join((version, *parts)).encode("utf-8", "surrogatepass"))
     return f'W/"{digest.hexdigest()[:32]}"'
 

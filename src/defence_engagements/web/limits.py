@@ -26,6 +26,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from defence_engagements.web.problem import header, send_problem
 
 
+def request_header_bytes(scope: Scope) -> int:
+    """All request headers together, as ``max_header_bytes`` counts them (name: value CRLF)."""
+    return sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+
+
 class BodyTooLargeError(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(
@@ -88,7 +93,7 @@ class RequestLimitsMiddleware:
             )
 
     def _refuse_head(self, scope: Scope) -> tuple[int, str, str] | None:
-        header_bytes = sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+        header_bytes = request_header_bytes(scope)
         if header_bytes > self.max_header_bytes:
             return (
                 431,
