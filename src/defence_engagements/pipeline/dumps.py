@@ -6,9 +6,9 @@ so the same graphs always give the same bytes (and checksums).
 
 from __future__ import annotations
 
-import bisect
 import gzip
 import hashlib
+import heapq
 import io
 import itertools
 import multiprocessing
@@ -105,92 +105,39 @@ def merged_lines(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None)
     """The sorted lines of several sorted files, each line once. With ``suffixes``, each
     file's lines become N-Quads lines of its graph (still in sorted order: the same
     suffix replaces the end of every line of a file)."""
-    for block in merged_blocks(paths, suffixes):
-        yield from block
-
-
-def merged_blocks(
-    paths: Iterable[Path], suffixes: Iterable[bytes] | None = None, *, block_lines: int = 65_536
-) -> Iterator[list[bytes]]:
-    """:func:`merged_lines` in blocks (lists of lines, in order).
-
-    Merged a block at a time by ``list.sort``, whose run detection merges the files'
-    sorted runs in C: a merge a line at a time in Python (``heapq.merge``) took most of
-    the time of the big dumps. Every line up to the smallest of the blocks' last lines
-    can go out, since no file holds a smaller line after its block; the copies of a
-    line thus always go out in the same block, where they are made one."""
-    paths = list(paths)
-    ends = [None] * len(paths) if suffixes is None else list(suffixes)
-    readers = [_SortedLines(path, end, block_lines) for path, end in zip(paths, ends, strict=True)]
+    files = [path.open("rb") for path in paths]
     try:
-        while True:
-            live = [reader for reader in readers if reader.fill()]
-            if not live:
-                return
-            boundary = min(reader.last for reader in live)
-            block: list[bytes] = []
-            for reader in live:
-                block += reader.take_through(boundary)
-            block.sort()
-            yield list(dict.fromkeys(block))  # each line once, in order
+        streams: list[Iterable[bytes]] = list(files)
+        if suffixes is not None:
+            streams = [
+                _with_suffix(stream, suffix)
+                for stream, suffix in zip(streams, suffixes, strict=True)
+            ]
+        yield from _distinct(heapq.merge(*streams))
     finally:
-        for reader in readers:
-            reader.close()
+        for handle in files:
+            handle.close()
 
 
-class _SortedLines:
-    """A sorted file read a block of lines at a time (as N-Quads of a graph, with an
-    ``end`` replacing each line's final ``" .\n"``; no line holds that but at its end,
-    as N-Triples escapes line breaks)."""
-
-    def __init__(self, path: Path, end: bytes | None, block_lines: int) -> None:
-        self._handle = path.open("rb")
-        self._end = end
-        self._block_lines = block_lines
-        self._lines: list[bytes] = []
-        self._next = 0
-
-    def fill(self) -> bool:
-        """Whether lines remain; reads the next block when this one is used up."""
-        if self._next < len(self._lines):
-            return True
-        self._lines = list(itertools.islice(self._handle, self._block_lines))
-        self._next = 0
-        if self._end is not None and self._lines:
-            self._lines = (
-                b"".join(self._lines).replace(b" .\n", b" " + self._end).splitlines(keepends=True)
-            )
-        return bool(self._lines)
-
-    @property
-    def last(self) -> bytes:
-        return self._lines[-1]
-
-    def take_through(self, boundary: bytes) -> list[bytes]:
-        """The lines of the block up to and including ``boundary``."""
-        cut = bisect.bisect_right(self._lines, boundary, self._next)
-        taken = self._lines[self._next : cut]
-        self._next = cut
-        return taken
-
-    def close(self) -> None:
-        self._handle.close()
+def _with_suffix(lines: Iterable[bytes], suffix: bytes) -> Iterator[bytes]:
+    # "<s> <p> <o> .\n" → "<s> <p> <o> " + suffix
+    return (line[:-2] + suffix for line in lines)
 
 
 class _Stream(io.RawIOBase):
-    """Chunks of bytes as a readable binary stream, for the parser."""
+    """Lines as a readable binary stream, for the parser."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
         self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
+        if not self._pending:
+            chunk = b"".join(itertools.islice(self._lines, 4096))
+            if not chunk:
                 return 0
             self._pending = memoryview(chunk)
         size = min(len(buffer), len(self._pending))
@@ -248,12 +195,12 @@ def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory
     """One dump file; returns its number of statements."""
     fmt = DUMPS[name][1]
     target = directory / name
-    counted = _Counted(
-        merged_blocks(paths, [f"<{graph}> .\n".encode() for graph in graphs])
-        if fmt == ox.RdfFormat.N_QUADS
-        else merged_blocks(paths)
-    )
     if fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
+        counted = _Counted(
+            merged_lines(paths, [f"<{graph}> .\n".encode() for graph in graphs])
+            if fmt == ox.RdfFormat.N_QUADS
+            else merged_lines(paths)
+        )
         with target.open("wb") as raw:
             # Level 6 (zlib's default): a third of level 9's time for 2–3% more bytes.
             out: Any = (
@@ -262,16 +209,19 @@ def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory
                 else raw
             )
             with out:
-                for block in counted:
+                for block in _blocks(counted):
                     out.write(block)
         return counted.count
     prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
     if len(paths) == 1:  # one sorted file: the parser reads it directly
-        parsed = ox.parse(path=paths[0], format=ox.RdfFormat.N_TRIPLES)
+        source: Any = paths[0]
+        count = line_count(paths[0])
+        parsed = ox.parse(path=source, format=ox.RdfFormat.N_TRIPLES)
     else:
+        counted = _Counted(merged_lines(paths))
         parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), format=ox.RdfFormat.N_TRIPLES)
     ox.serialize((quad.triple for quad in parsed), output=target, format=fmt, prefixes=prefixes)
-    return line_count(paths[0]) if len(paths) == 1 else counted.count
+    return count if len(paths) == 1 else counted.count
 
 
 def line_count(path: Path) -> int:
@@ -280,16 +230,22 @@ def line_count(path: Path) -> int:
 
 
 class _Counted:
-    """Blocks of lines, joined, counting the lines they held."""
+    """An iterator of lines that counts what it gave."""
 
-    def __init__(self, blocks: Iterator[list[bytes]]) -> None:
-        self._blocks = blocks
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
         self.count = 0
 
     def __iter__(self) -> Iterator[bytes]:
-        for block in self._blocks:
-            self.count += len(block)
-            yield b"".join(block)
+        for line in self._lines:
+            self.count += 1
+            yield line
+
+
+def _blocks(lines: Iterable[bytes], size: int = 8192) -> Iterator[bytes]:
+    iterator = iter(lines)
+    while block := b"".join(itertools.islice(iterator, size)):
+        yield block
 
 
 def write_checksums(directory: Path, names: Iterable[str]) -> None:
