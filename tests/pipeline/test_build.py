@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -322,3 +323,61 @@ def test_each_real_engagement_validated_alone_has_no_violation(
     violations = [f for f in findings if f.severity == "Violation"]
     assert violations == []
     assert {f.file for f in findings} <= {f"data/engagements/{engagement}"}
+
+
+def test_unchanged_files_are_not_read_again_and_changes_are_seen(tree: Settings) -> None:
+    """Hashes are remembered by size, time and inode (as git's index does): a second
+    listing reads no file; a changed time, a changed size, or an edit that keeps both
+    but happened too close to the hashing to trust its time ("racily clean"), is read."""
+    from defence_engagements.pipeline.incremental import HashCache
+
+    cache_dir = tree.build_path / "cache"
+    paths = [p for p in tree.repo_root.rglob("*.ttl") if p.is_file()]
+    an_hour_ago = time.time_ns() - 3_600 * 10**9
+    for path in paths:
+        os.utime(path, ns=(an_hour_ago, an_hour_ago))
+    first = HashCache(cache_dir)
+    listed = pipeline.source_files(tree, first)
+    assert first.hashed == len(paths) > 3
+    again = HashCache(cache_dir)
+    assert pipeline.source_files(tree, again) == listed
+    assert again.hashed == 0
+
+    people = tree.data_path / "people.ttl"
+    text = people.read_text(encoding="utf-8")
+    same_size = text.replace("Alice", "Alicf", 1)
+    assert same_size != text and len(same_size) == len(text)
+    people.write_text(same_size, encoding="utf-8")  # a new time
+    changed = HashCache(cache_dir)
+    files = pipeline.source_files(tree, changed)
+    assert changed.hashed == 1
+    assert {s.name: s.sha256 for r in files.values() for s in r}["data/people.ttl"] == (
+        hashlib.sha256(same_size.encode()).hexdigest()
+    )
+
+    # Written just now and then edited again with its time put back: its time cannot be
+    # trusted yet, so it is read every time until it is older than the racy window.
+    stat = people.stat()
+    people.write_text(text, encoding="utf-8")
+    os.utime(people, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    racy = HashCache(cache_dir)
+    files = pipeline.source_files(tree, racy)
+    assert {s.name: s.sha256 for r in files.values() for s in r}["data/people.ttl"] == (
+        hashlib.sha256(text.encode()).hexdigest()
+    )
+
+
+def test_a_forced_build_reads_every_file(tree: Settings) -> None:
+    """An edit that keeps a file's size, time and inode goes unseen (the trade git and
+    make make) until a forced build, which reads every file."""
+    an_hour_ago = time.time_ns() - 3_600 * 10**9
+    for path in tree.repo_root.rglob("*.ttl"):
+        os.utime(path, ns=(an_hour_ago, an_hour_ago))
+    pipeline.build(tree)
+    people = tree.data_path / "people.ttl"
+    text = people.read_text(encoding="utf-8")
+    people.write_text(text.replace("Alice", "Alicf", 1), encoding="utf-8")
+    os.utime(people, ns=(an_hour_ago, an_hour_ago))  # as if untouched
+    assert not pipeline.build(tree).built
+    result = pipeline.build(tree, force=True)
+    assert "Alicf" in (result.root / "dumps" / "engagements.ttl").read_text(encoding="utf-8")

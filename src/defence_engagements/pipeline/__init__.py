@@ -39,7 +39,7 @@ from defence_engagements.namespaces import (
     NAMED_GRAPHS,
 )
 from defence_engagements.pipeline import dumps, load, reason, void, workspace
-from defence_engagements.pipeline.incremental import ParseCache, ReasoningCache
+from defence_engagements.pipeline.incremental import HashCache, ParseCache, ReasoningCache
 from defence_engagements.pipeline.parse import (
     ParsedFile,
     SourceFile,
@@ -126,8 +126,11 @@ class BuildResult:
     findings: list[Finding] = field(default_factory=list)
 
 
-def source_files(settings: Settings) -> dict[str, list[SourceFile]]:
-    """Every input file by role, with content hashes (reads each file once)."""
+def source_files(
+    settings: Settings, hashes: HashCache | None = None
+) -> dict[str, list[SourceFile]]:
+    """Every input file by role, with content hashes: each file read once, or, with
+    ``hashes``, only when its size, time or inode says it may have changed."""
     root = settings.repo_root
     found: dict[str, list[SourceFile]] = {}
     for role, directory, recursive in (
@@ -137,9 +140,11 @@ def source_files(settings: Settings) -> dict[str, list[SourceFile]]:
     ):
         paths = discover(directory, root, role, recursive=recursive)
         found[role] = [
-            read_source(path, name, role)[0]
+            hashes.source(path, name, role) if hashes else read_source(path, name, role)[0]
             for path, name in zip(paths, display_names(paths, root), strict=True)
         ]
+    if hashes is not None:
+        hashes.save({str(s.path) for role in found.values() for s in role})
     return found
 
 
@@ -301,7 +306,9 @@ def build(
     progress = progress or _Silent()
     build_dir = settings.build_path
     with build_lock(build_dir):
-        files = source_files(settings)
+        # Unless forced, a file is read only when its size, time or inode changed.
+        hashes = None if force else HashCache(cache_root(build_dir))
+        files = source_files(settings, hashes)
         inputs = input_hashes(files)
         if not force and not is_stale(settings, inputs):
             root = settings.current_build.resolve()
