@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -97,6 +98,9 @@ def test_parsing_in_worker_processes_equals_parsing_here(
     assert [p.source for p in in_workers.all] == [p.source for p in here.all]
     assert [p.ntriples for p in in_workers.all] == [p.ntriples for p in here.all]
     assert all(p.stored_at is not None for p in in_workers.all)
+    # One pack per worker process, however many chunks it parsed.
+    packs = list((tree.build_path / "cache" / "parse").glob("*.idx"))
+    assert 1 <= len(packs) <= (os.cpu_count() or 1) < len(in_workers.all) // 2
 
     broken = tree.data_path / "engagements" / "second-meeting.ttl"
     broken.write_text(broken.read_text() + '\nex:x ex:p "unterminated .\n')
@@ -104,3 +108,27 @@ def test_parsing_in_worker_processes_equals_parsing_here(
         pipeline.parse_sources(pipeline.source_files(tree), ParseCache(tree.build_path / "c2"))
     assert caught.value.location.file == "data/engagements/second-meeting.ttl"
     assert caught.value.location.line is not None and caught.value.location.line > 1
+
+
+def test_the_parse_cache_packs_survive_a_new_process_and_a_cut_off_index(tree) -> None:
+    """Parses go into one pack per writer with an index written after the bytes; a
+    new cache reads them back, and an index line cut short (a crash mid-write) only
+    loses that entry."""
+    from defence_engagements import pipeline
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    cache_dir = tree.build_path / "cache"
+    files = pipeline.source_files(tree)
+    first = pipeline.parse_sources(files, ParseCache(cache_dir))
+    again = ParseCache(cache_dir)
+    second = pipeline.parse_sources(files, again)
+    assert again.hits == len(first.all) and again.misses == 0
+    assert [p.ntriples for p in second.all] == [p.ntriples for p in first.all]
+
+    (index,) = (cache_dir / "parse").glob("*.idx")
+    lines = index.read_text().splitlines()
+    index.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][:-3])  # the last one cut
+    cut = ParseCache(cache_dir)
+    third = pipeline.parse_sources(files, cut)
+    assert cut.misses == 1 and cut.hits == len(first.all) - 1
+    assert [p.ntriples for p in third.all] == [p.ntriples for p in first.all]

@@ -54,6 +54,7 @@ from defence_engagements.pipeline.validate import (
     SubjectIndex,
     Validator,
     failing,
+    fatal_severities,
 )
 from defence_engagements.settings import Settings
 from defence_engagements.store import (
@@ -224,7 +225,12 @@ def _parse_into_cache(
                 progress.advance()
 
 
+_worker_caches: dict[Path | None, ParseCache] = {}
+
+
 def _parse_chunk(sources: list[SourceFile], cache: ParseCache) -> list[ParsedFile]:
+    # One cache per worker process, so its parses go to one pack, chunk after chunk.
+    cache = _worker_caches.setdefault(cache.directory, cache)
     return [_parse_one(source, cache) for source in sources]
 
 
@@ -361,10 +367,9 @@ def _build(
                 work.mkdir()
                 dumps_dir = root / DUMPS_DIRNAME
 
-                located = {"Violation", "Warning"} if strict else {"Violation"}  # what can fail it
                 progress.start("validate", None)
                 validation = child.submit(
-                    _validate_in_working_store, sources, settings.validator, located, strict
+                    _validate_in_working_store, sources, settings.validator, strict
                 )
                 cached = inferred_cache.get(key)
                 # Queued behind validation; it does nothing when validation failed.
@@ -486,10 +491,11 @@ _failed = False  # validation found what fails the build: reasoning is skipped
 
 
 def _validate_in_working_store(
-    sources: Sources, engine: str, located: set[str], strict: bool
+    sources: Sources, engine: str, strict: bool
 ) -> tuple[list[Finding], float]:
     """Load every ontology and data file into a new working store; judge it whole.
-    Returns the findings and the seconds it took."""
+    Returns the findings (with lines for those that fail the build) and the seconds
+    it took."""
     global _working_store, _failed
     started = time.perf_counter()
     asserted = [*sources.ontology, *sources.data]
@@ -497,6 +503,7 @@ def _validate_in_working_store(
     validator = Validator(
         Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, engine
     )
+    located = fatal_severities(strict=strict)
     findings = validator.validate_store(_working_store, asserted, located=located)
     _failed = bool(failing(findings, strict=strict))
     del validator

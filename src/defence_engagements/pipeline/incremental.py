@@ -3,8 +3,13 @@
 - ``hashes.json``: each source file's SHA-256 with the size, modification time and
   inode it had when hashed (what git's index keeps), so listing 100,000 unchanged
   files reads none of them (see :class:`HashCache`).
-- ``parse/<version>-<sha256>.nt``: a file's triples as N-Triples (blank nodes already
-  stable). The key is the file's content hash: same bytes, same parse.
+- ``parse/<version>-<writer>.nt`` and ``.idx``: files' triples as N-Triples (blank
+  nodes already stable), appended to one pack per writing process, and the index of
+  where each lies (``<sha256> <offset> <length>`` lines, written after the bytes). The
+  key is the file's content hash: same bytes, same parse. Packs, not a file per
+  source: writing 100,000 small files cost a 100,000-engagement build ~2 minutes of
+  disk contention (235 s with the cache in memory against ~360 s). Entries of files
+  that are gone stay in their packs; removing ``build/cache/`` reclaims the space.
 - ``validate/<key>.json``: see :mod:`validate` (keyed by what the file's validation
   sees; used by ``engagements validate FILE``).
 - ``reason/<key>.nt``: the inferred graph as sorted N-Triples, keyed by the engine and
@@ -23,11 +28,13 @@ import json
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from defence_engagements.pipeline.parse import ParsedFile, SourceFile, read_source
 
-CACHE_VERSION = "3"
+CACHE_VERSION = "4"
 
 
 class ParseCache:
@@ -35,28 +42,69 @@ class ParseCache:
         self.directory = directory / "parse" if directory else None
         self.hits = 0
         self.misses = 0
+        self._index: dict[str, tuple[Path, int, int]] | None = None
+        self._pack: BinaryIO | None = None  # this process's pack, opened on first put
+        self._pack_index: TextIO | None = None
+        self._pack_path: Path | None = None
+
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to parse workers: each opens a pack of its own.
+        return {"directory": self.directory, "hits": 0, "misses": 0}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__init__(None)  # type: ignore[misc]
+        self.__dict__.update(state)
 
     def get(self, source: SourceFile) -> ParsedFile | None:
         """The cached parse, left on disk until its triples are used."""
         if self.directory is None:
             return None
-        path = self.directory / f"{CACHE_VERSION}-{source.sha256}.nt"
-        if not path.is_file():
+        entry = self._entries().get(source.sha256)
+        if entry is None:
             self.misses += 1
             return None
         self.hits += 1
-        return ParsedFile(source, stored_at=path)
+        pack, offset, length = entry
+        return ParsedFile(source, stored_at=pack, stored_span=(offset, length))
 
     def put(self, parsed: ParsedFile) -> None:
         """Store the parse; the file's bytes then live in the cache, not in memory."""
         if self.directory is None:
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{CACHE_VERSION}-{parsed.source.sha256}.nt"
-        _atomic_write(path, parsed.ntriples)
-        parsed.stored_at = path
+        if self._pack is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = f"{CACHE_VERSION}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            self._pack_path = self.directory / f"{name}.nt"
+            self._pack = self._pack_path.open("ab")
+            self._pack_index = (self.directory / f"{name}.idx").open("a", encoding="ascii")
+        assert self._pack is not None and self._pack_index is not None
+        assert self._pack_path is not None
+        body = parsed.ntriples
+        offset = self._pack.tell()
+        self._pack.write(body)
+        self._pack.flush()  # the bytes before the index line that points at them
+        self._pack_index.write(f"{parsed.source.sha256} {offset} {len(body)}\n")
+        self._pack_index.flush()
+        self._entries()[parsed.source.sha256] = (self._pack_path, offset, len(body))
+        parsed.stored_at, parsed.stored_span = self._pack_path, (offset, len(body))
         parsed.content = None
         parsed.release()
+
+    def _entries(self) -> dict[str, tuple[Path, int, int]]:
+        """Every pack's index, read once (a line cut short by a crash is left out)."""
+        if self._index is None:
+            self._index = {}
+            if self.directory is not None and self.directory.is_dir():
+                for index in sorted(self.directory.glob(f"{CACHE_VERSION}-*.idx")):
+                    pack = index.with_suffix(".nt")
+                    text = index.read_text(encoding="ascii", errors="replace")
+                    # A line counts once its newline is written: what follows the last
+                    # newline is a line a crash cut short.
+                    for line in text.split("\n")[:-1]:
+                        parts = line.split(" ")
+                        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+                            self._index[parts[0]] = (pack, int(parts[1]), int(parts[2]))
+        return self._index
 
 
 class HashCache:

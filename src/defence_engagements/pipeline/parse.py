@@ -40,6 +40,7 @@ class ParsedFile:
     source: SourceFile
     _ntriples: bytes | None = field(default=None, repr=False)
     stored_at: Path | None = None  # the parse cache's copy of the N-Triples
+    stored_span: tuple[int, int] | None = None  # (offset, length) in ``stored_at``
     # The Turtle parsed, when at hand; otherwise the line index reads the file again.
     content: bytes | None = field(default=None, repr=False)
     _triples: list[ox.Triple] | None = field(default=None, repr=False)
@@ -52,7 +53,12 @@ class ParsedFile:
             return self._ntriples
         if self.stored_at is None:
             raise ValueError(f"{self.source.name}: parsed triples are neither kept nor stored")
-        return self.stored_at.read_bytes()
+        if self.stored_span is None:
+            return self.stored_at.read_bytes()
+        offset, length = self.stored_span
+        with self.stored_at.open("rb") as pack:
+            pack.seek(offset)
+            return pack.read(length)
 
     def release(self) -> None:
         """Forget the bytes held in memory when the cache holds a copy."""

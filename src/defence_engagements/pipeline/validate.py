@@ -62,9 +62,14 @@ class Finding:
         return f"{self.file}:{self.line}" if self.line else self.file
 
 
+def fatal_severities(*, strict: bool = False) -> frozenset[str]:
+    """The severities that fail a build: violations, and with ``strict`` warnings too."""
+    return frozenset({"Violation", "Warning"} if strict else {"Violation"})
+
+
 def failing(findings: Iterable[Finding], *, strict: bool = False) -> list[Finding]:
-    """Findings that fail a build: violations, and with ``strict`` warnings too."""
-    fatal = {"Violation", "Warning"} if strict else {"Violation"}
+    """Findings that fail a build."""
+    fatal = fatal_severities(strict=strict)
     return [f for f in findings if f.severity in fatal]
 
 
