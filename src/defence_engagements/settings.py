@@ -62,6 +62,10 @@ class Settings:
     # share of the query_workers (at least one each; 0 workers = queries in-process).
     server_processes: int = 0
     query_workers: int = 2
+    # A query whose every triple pattern has an IRI subject, and whose patterns' match
+    # counts multiply to at most this, runs in the server process (query/bounded.py);
+    # 0 sends every query to the workers.
+    bounded_query_rows: int = 10_000
     service_allow: tuple[str, ...] = DEFAULT_SERVICE_ALLOW
     service_allow_private: bool = False
     service_timeout: float = 10.0  # seconds a query that calls SERVICE may run

@@ -71,6 +71,33 @@ def open_published_build(link: Path) -> PublishedBuild:
     return PublishedBuild(root=root, store=store, manifest=manifest)
 
 
+class CurrentBuild:
+    """The build a ``current`` link points at, opened once and reopened after a switch.
+
+    One ``readlink`` per call: a switch replaces the link, so its text changes. A
+    caller that is still using the old build keeps its reference until it is done.
+    """
+
+    def __init__(self, link: Path) -> None:
+        self.link = link
+        self._build: PublishedBuild | None = None
+        self._link_text: str | None = None
+
+    def get(self) -> PublishedBuild:
+        try:
+            link_text: str | None = os.readlink(self.link)
+        except OSError:
+            link_text = None  # missing, or not a symlink: resolve it the long way
+        if self._build is not None and link_text is not None and link_text == self._link_text:
+            return self._build
+        target = self.link.resolve()
+        if self._build is None or self._build.root != target:
+            self._build = None  # release the old store before opening the new one
+            self._build = open_published_build(self.link)
+        self._link_text = link_text
+        return self._build
+
+
 def open_writable_store(path: Path) -> pyoxigraph.Store:
     """A fresh on-disk store for the build stage (never the published one)."""
     try:

@@ -41,15 +41,24 @@ def build_executor(settings: Settings) -> QueryExecutor:
 
         return remote_executor_for(settings, policy)
     if settings.workers_per_process > 0:
+        from defence_engagements.query.bounded import BoundedFirstExecutor
         from defence_engagements.query.pool import WorkerPoolExecutor
 
-        return WorkerPoolExecutor(
+        pool = WorkerPoolExecutor(
             settings.current_build,
             workers=settings.workers_per_process,
             policy=policy,
             service_timeout=settings.service_timeout,
             queue_timeout=settings.query_queue_timeout,
             max_query_length=settings.max_query_length,
+        )
+        if settings.bounded_query_rows <= 0:
+            return pool
+        return BoundedFirstExecutor(
+            pool,
+            settings.current_build,
+            rows=settings.bounded_query_rows,
+            max_query_length=min(4096, settings.max_query_length),
         )
     from defence_engagements.query.inprocess import InProcessExecutor
 

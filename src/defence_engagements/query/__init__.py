@@ -39,7 +39,7 @@ class QueryResponse:
     kind: ResultKind
     format: Format
     body: bytes
-    rows: int  # solutions or triples written
+    rows: int | None  # solutions or triples written; None: not counted (never cut)
     truncated: bool  # max_rows was hit: the client must be told
     elapsed: float  # seconds
 

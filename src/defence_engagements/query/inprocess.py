@@ -17,21 +17,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-import pyoxigraph
-
-from defence_engagements.errors import NotAcceptableError, QuerySyntaxError, QueryTimeoutError
-from defence_engagements.formats import Format
-from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
-from defence_engagements.query.results_writer import (
-    Written,
-    write_boolean,
-    write_graph,
-    write_solutions,
-)
+from defence_engagements.errors import QueryTimeoutError
+from defence_engagements.query import QueryRequest, QueryResponse
+from defence_engagements.query.evaluation import run_query
 from defence_engagements.query.service_policy import ServicePolicy
-from defence_engagements.store import PublishedBuild, open_published_build
+from defence_engagements.store import CurrentBuild, PublishedBuild
 
 
 class InProcessExecutor:
@@ -41,17 +32,14 @@ class InProcessExecutor:
         self.current_link = current_link
         # Without an allow-list, SERVICE is refused: pyoxigraph would call any URL.
         self.policy = policy or ServicePolicy()
-        self._build: PublishedBuild | None = None
+        self._current = CurrentBuild(current_link)
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="query")
 
     def published(self) -> PublishedBuild:
         """The build ``current`` points at now; reopened when the link was switched."""
-        target = self.current_link.resolve()
         with self._lock:
-            if self._build is None or self._build.root != target:
-                self._build = open_published_build(self.current_link)
-            return self._build
+            return self._current.get()
 
     async def execute(self, request: QueryRequest) -> QueryResponse:
         loop = asyncio.get_running_loop()
@@ -79,34 +67,3 @@ class InProcessExecutor:
 
     async def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)
-
-
-def run_query(store: pyoxigraph.Store, request: QueryRequest) -> tuple[Written, ResultKind, Format]:
-    """Evaluate ``request`` on ``store`` and write the result in the negotiated format."""
-    options: dict[str, Any] = {}
-    if request.default_graph_uris:
-        options["default_graph"] = [pyoxigraph.NamedNode(i) for i in request.default_graph_uris]
-    else:
-        options["use_default_graph_as_union"] = True
-    if request.named_graph_uris:
-        options["named_graphs"] = [pyoxigraph.NamedNode(i) for i in request.named_graph_uris]
-    try:
-        result = store.query(request.query, **options)
-    except SyntaxError as error:
-        raise QuerySyntaxError(str(error)) from None
-    except ValueError as error:  # e.g. an invalid IRI in default-graph-uri
-        raise QuerySyntaxError(str(error)) from None
-    if isinstance(result, pyoxigraph.QueryBoolean):
-        fmt = _need(request.results_format, "an ASK")
-        return write_boolean(bool(result), fmt), ResultKind.BOOLEAN, fmt
-    if isinstance(result, pyoxigraph.QuerySolutions):
-        fmt = _need(request.results_format, "a SELECT")
-        return write_solutions(result, fmt, request.max_rows), ResultKind.SOLUTIONS, fmt
-    fmt = _need(request.graph_format, "a CONSTRUCT/DESCRIBE")
-    return write_graph(result, fmt, request.max_rows), ResultKind.GRAPH, fmt
-
-
-def _need(fmt: Format | None, kind: str) -> Format:
-    if fmt is None:
-        raise NotAcceptableError(f"none of the accepted media types can carry {kind} result")
-    return fmt

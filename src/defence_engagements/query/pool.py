@@ -31,8 +31,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pyoxigraph
-
 from defence_engagements import formats
 from defence_engagements.errors import (
     NotAcceptableError,
@@ -45,14 +43,9 @@ from defence_engagements.errors import (
     WorkerCrashedError,
 )
 from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
-from defence_engagements.query.results_writer import (
-    Written,
-    write_boolean,
-    write_graph,
-    write_solutions,
-)
+from defence_engagements.query.evaluation import run_query
 from defence_engagements.query.service_policy import ServicePolicy, find_service_calls
-from defence_engagements.store import PublishedBuild, open_published_build
+from defence_engagements.store import CurrentBuild
 
 log = logging.getLogger(__name__)
 
@@ -82,50 +75,32 @@ def _message(request: QueryRequest) -> tuple[Any, ...]:
 
 class _WorkerState:
     def __init__(self, current_link: Path, policy: ServicePolicy) -> None:
-        self.current_link = current_link
+        self.current = CurrentBuild(current_link)
         self.policy = policy
-        self.build: PublishedBuild | None = None
-        self._link_text: str | None = None
-
-    def published(self) -> PublishedBuild:
-        """The build ``current`` points at now, reopened when it has been switched."""
-        try:
-            # One system call per query: a switch replaces the link, so its text changes.
-            link_text: str | None = os.readlink(self.current_link)
-        except OSError:
-            link_text = None  # missing, or not a symlink: resolve it the long way
-        if self.build is not None and link_text is not None and link_text == self._link_text:
-            return self.build
-        target = self.current_link.resolve()
-        if self.build is None or self.build.root != target:
-            self.build = None  # release the old store before opening the new one
-            self.build = open_published_build(self.current_link)
-        self._link_text = link_text
-        return self.build
 
     def run(self, message: tuple[Any, ...]) -> tuple[Any, ...]:
         started = time.monotonic()
         query, results_name, graph_name, default_graphs, named_graphs, max_rows = message
+        request = QueryRequest(
+            query=query,
+            results_format=_FORMATS.get(results_name) if results_name else None,
+            graph_format=_FORMATS.get(graph_name) if graph_name else None,
+            default_graph_uris=default_graphs,
+            named_graph_uris=named_graphs,
+            max_rows=max_rows,
+        )
         try:
-            build = self.published()
+            build = self.current.get()
             self.policy.check(query)
-            written, kind, fmt = _execute(
-                build.store,
-                query,
-                _FORMATS.get(results_name) if results_name else None,
-                _FORMATS.get(graph_name) if graph_name else None,
-                default_graphs,
-                named_graphs,
-                max_rows,
-            )
+            written, kind, fmt = run_query(build.store, request)
         except ServiceNotAllowedError as error:
             return ("service", error.iri, error.reason)
         except StoreUnavailableError as error:
             return ("store", error.message)
         except NotAcceptableError as error:
             return ("not_acceptable", error.message)
-        except SyntaxError as error:
-            return ("syntax", str(error))
+        except QuerySyntaxError as error:
+            return ("syntax", error.message)
         except (OSError, RuntimeError, ValueError, TypeError) as error:
             return ("failed", f"{type(error).__name__}: {error}")
         return (
@@ -137,39 +112,6 @@ class _WorkerState:
             written.truncated,
             time.monotonic() - started,
         )
-
-
-def _execute(
-    store: pyoxigraph.Store,
-    query: str,
-    results_format: formats.Format | None,
-    graph_format: formats.Format | None,
-    default_graph_uris: tuple[str, ...],
-    named_graph_uris: tuple[str, ...],
-    max_rows: int,
-) -> tuple[Written, ResultKind, formats.Format]:
-    options: dict[str, Any] = {}
-    if default_graph_uris:
-        options["default_graph"] = [pyoxigraph.NamedNode(i) for i in default_graph_uris]
-    else:
-        options["use_default_graph_as_union"] = True
-    if named_graph_uris:
-        options["named_graphs"] = [pyoxigraph.NamedNode(i) for i in named_graph_uris]
-    result = store.query(query, **options)
-    if isinstance(result, pyoxigraph.QueryBoolean):
-        fmt = _need(results_format, "ASK")
-        return write_boolean(bool(result), fmt), ResultKind.BOOLEAN, fmt
-    if isinstance(result, pyoxigraph.QuerySolutions):
-        fmt = _need(results_format, "SELECT")
-        return write_solutions(result, fmt, max_rows), ResultKind.SOLUTIONS, fmt
-    fmt = _need(graph_format, "CONSTRUCT/DESCRIBE")
-    return write_graph(result, fmt, max_rows), ResultKind.GRAPH, fmt
-
-
-def _need(fmt: formats.Format | None, kind: str) -> formats.Format:
-    if fmt is None:
-        raise NotAcceptableError(f"none of the accepted media types can carry a {kind} result")
-    return fmt
 
 
 class _BlockingChannel:

@@ -34,7 +34,7 @@ Term = pyoxigraph.NamedNode | pyoxigraph.BlankNode | pyoxigraph.Literal | pyoxig
 @dataclass(frozen=True)
 class Written:
     body: bytes
-    rows: int
+    rows: int | None  # solutions or triples written; None: not counted (never cut)
     truncated: bool
 
 

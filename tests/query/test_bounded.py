@@ -1,0 +1,236 @@
+"""Bounded queries answered in the server process: what is read as bounded, and that the
+answers are the workers' answers, on the real build."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyoxigraph
+import pytest
+
+from defence_engagements import formats
+from defence_engagements.errors import QuerySyntaxError
+from defence_engagements.query import QueryRequest, QueryResponse
+from defence_engagements.query.bounded import (
+    RDF_TYPE,
+    BoundedFirstExecutor,
+    NotBounded,
+    Pattern,
+    patterns_of,
+    rows_bound,
+)
+from defence_engagements.query.pool import WorkerPoolExecutor
+from defence_engagements.store import open_published_build
+
+T = TypeVar("T")
+DEF = "https://w3id.org/defence-engagements/def#"
+
+
+@pytest.mark.parametrize(
+    ("query", "patterns"),
+    [
+        ("SELECT ?p ?o WHERE { <http://a/e> ?p ?o }", [Pattern("http://a/e", None, None)]),
+        ("SELECT * WHERE{<http://a/e>?p?o}", [Pattern("http://a/e", None, None)]),
+        (
+            "PREFIX de: <http://d/#> SELECT DISTINCT ?t "
+            "{ <http://a/e> a ?t ; de:x ?d , <http://o> }"
+            " ORDER BY ?t LIMIT 5 OFFSET 1",
+            [
+                Pattern("http://a/e", RDF_TYPE, None),
+                Pattern("http://a/e", "http://d/#x", None),
+                Pattern("http://a/e", "http://d/#x", "http://o"),
+            ],
+        ),
+        ('ASK { <http://a/e> <http://p> "x"@en-GB }', [Pattern("http://a/e", "http://p", None)]),
+        (
+            "CONSTRUCT { ?s <http://p> ?o } WHERE { <http://a/e> ?p ?o "
+            "OPTIONAL { <http://a/f> ?p 'y'^^<http://t> } }",
+            [Pattern("http://a/e", None, None), Pattern("http://a/f", None, None)],
+        ),
+        (
+            "SELECT * { { <http://a/e> ?p ?o } UNION { <http://a/f> ?p 1.5 } } # comment",
+            [Pattern("http://a/e", None, None), Pattern("http://a/f", None, None)],
+        ),
+        ("CONSTRUCT WHERE { <http://a/e> ?p ?o }", [Pattern("http://a/e", None, None)]),
+    ],
+)
+def test_reads_queries_that_name_every_subject(query: str, patterns: list[Pattern]) -> None:
+    assert patterns_of(query) == patterns
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * { ?s ?p ?o }",  # a variable subject: any length
+        "SELECT * { <http://a/e> ?p ?o . ?o ?q ?r }",  # a chain through a variable
+        "SELECT * { <http://a/e> <http://p>* ?o }",  # a path
+        "SELECT * { <http://a/e> ?p ?o FILTER(?o) }",  # an expression
+        "SELECT (COUNT(*) AS ?n) { <http://a/e> ?p ?o }",
+        "SELECT * { SERVICE <http://x/sparql> { <http://a/e> ?p ?o } }",
+        "SELECT * { <http://a/e> ?p ?o } # service",  # the word anywhere
+        "SELECT * { <http://a/e> ?p '\\u0041' }",  # escapes are decoded before parsing
+        "SELECT * { GRAPH ?g { <http://a/e> ?p ?o } }",
+        "SELECT * { <http://a/e> ?p _:b }",
+        "SELECT * { [] ?p ?o }",
+        "SELECT * { <http://a/e> ex:p ?o }",  # an undeclared prefix
+        "SELECT * { <e> ?p ?o }",  # a relative IRI
+        "SELECT * { <http://a/e> ?p ?o } VALUES ?o { 1 }",
+        'SELECT * { <http://a/e> ?p """x""" }',
+        "SELECT * { <http://a/e> ?p ?o.ex:x ?q ?r }",  # a word that runs on
+        "SELECTDISTINCT * { <http://a/e> ?p ?o }",
+        "CONSTRUCT WHERE { <http://a/e> ?p ?o OPTIONAL { <http://a/e> ?p ?o } }",
+        "DESCRIBE <http://a/e>",
+        "INSERT DATA { <http://a/e> <http://p> 1 }",
+    ],
+)
+def test_refuses_everything_else(query: str) -> None:
+    with pytest.raises(NotBounded):
+        patterns_of(query)
+
+
+def _request(query: str, **changes: object) -> QueryRequest:
+    values: dict[str, object] = {
+        "query": query,
+        "results_format": formats.RESULTS_JSON,
+        "graph_format": formats.NTRIPLES,
+    }
+    values.update(changes)
+    return QueryRequest(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def engagement(published_build: Path) -> str:
+    build = open_published_build(published_build / "current")
+    rows = list(
+        build.store.query(
+            f"SELECT ?e {{ ?e a <{DEF}Engagement> }} ORDER BY ?e LIMIT 1",
+            use_default_graph_as_union=True,
+        )
+    )
+    return str(rows[0]["e"].value)
+
+
+class Pool:
+    """A real worker pool on its own event loop (its channels belong to one loop)."""
+
+    def __init__(self, current: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.executor = WorkerPoolExecutor(current, workers=1)
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(work)
+
+
+@pytest.fixture(scope="module")
+def pool(published_build: Path) -> Iterator[Pool]:
+    pool = Pool(published_build / "current")
+    yield pool
+    pool.run(pool.executor.close())
+    pool.loop.close()
+
+
+def _both(
+    published_build: Path, pool: Pool, request: QueryRequest, rows: int = 10_000
+) -> tuple[QueryResponse, QueryResponse, int]:
+    bounded = BoundedFirstExecutor(pool.executor, published_build / "current", rows=rows)
+    here = pool.run(bounded.execute(request))
+    workers = pool.run(pool.executor.execute(request))
+    return here, workers, bounded.answered_here
+
+
+def _content(response: QueryResponse) -> object:
+    if response.format is formats.RESULTS_JSON:
+        document = json.loads(response.body)
+        if "boolean" in document:
+            return document["boolean"]
+        return sorted(json.dumps(b, sort_keys=True) for b in document["results"]["bindings"])
+    return sorted(response.body.decode().splitlines())
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "SELECT ?p ?o WHERE {{ <{e}> ?p ?o }}",
+        "SELECT DISTINCT ?t {{ <{e}> a ?t }} ORDER BY ?t",
+        "PREFIX de: <{d}> ASK {{ <{e}> a de:Engagement }}",
+        "PREFIX de: <{d}> ASK {{ <{e}> a de:NoSuchClass }}",
+        "CONSTRUCT {{ <{e}> ?p ?o }} WHERE {{ <{e}> ?p ?o }}",
+        "SELECT * {{ {{ <{e}> a ?x }} UNION {{ <{e}> ?p <{e}> }} OPTIONAL {{ <{e}> ?q ?x }} }}",
+    ],
+)
+def test_answers_are_the_workers_answers(
+    published_build: Path, pool: Pool, engagement: str, template: str
+) -> None:
+    request = _request(template.format(e=engagement, d=DEF))
+    here, workers, answered_here = _both(published_build, pool, request)
+    assert answered_here == 1
+    assert (here.kind, here.format) == (workers.kind, workers.format)
+    assert here.rows in (None, workers.rows)  # None: written by pyoxigraph, never cut
+    assert not here.truncated and not workers.truncated
+    assert _content(here) == _content(workers)
+    assert workers.rows > 0 or _content(here) in (True, False)  # not an empty answer
+
+
+def test_a_query_over_the_row_budget_goes_to_the_workers(
+    published_build: Path, pool: Pool, engagement: str
+) -> None:
+    request = _request(f"SELECT ?p ?o {{ <{engagement}> ?p ?o }}")
+    store = open_published_build(published_build / "current").store
+    triples = rows_bound(store, request.query, 10_000)
+    assert triples is not None and triples > 5
+    assert rows_bound(store, request.query, triples - 1) is None
+    here, workers, answered_here = _both(published_build, pool, request, rows=triples - 1)
+    assert answered_here == 0
+    assert here.rows == workers.rows == triples
+    _, _, answered_at_the_bound = _both(published_build, pool, request, rows=triples)
+    assert answered_at_the_bound == 1
+
+
+def test_the_bound_follows_joins_optional_and_union(published_build: Path, engagement: str) -> None:
+    store = open_published_build(published_build / "current").store
+    e = f"<{engagement}>"
+    one = rows_bound(store, f"SELECT * {{ {e} ?p ?o }}", 1_000_000)
+    types = rows_bound(store, f"SELECT * {{ {e} a ?t }}", 1_000_000)
+    assert one is not None and types is not None and 1 < types < one
+    cases = {
+        f"SELECT * {{ {e} ?p ?o . {e} ?q ?r }}": one * one,
+        f"SELECT * {{ {e} ?p ?o OPTIONAL {{ {e} a ?t }} }}": one * types,
+        f"SELECT * {{ {e} ?p ?o OPTIONAL {{ {e} <http://example.org/none> ?x }} }}": one,
+        f"SELECT * {{ {{ {e} ?p ?o }} UNION {{ {e} a ?o }} }}": one + types,
+        f"ASK {{ {e} <http://example.org/none> ?x }}": 0,
+    }
+    for query, expected in cases.items():
+        assert rows_bound(store, query, 1_000_000) == expected, query
+        # and the engine's own count never exceeds it
+        result = store.query(query, use_default_graph_as_union=True)
+        actual = (
+            int(bool(result)) if isinstance(result, pyoxigraph.QueryBoolean) else len(list(result))
+        )
+        assert actual <= max(expected, 1 if "ASK" in query else 0), query
+
+
+def test_unbounded_queries_go_to_the_workers(published_build: Path, pool: Pool) -> None:
+    request = _request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")
+    here, workers, answered_here = _both(published_build, pool, request)
+    assert answered_here == 0
+    assert _content(here) == _content(workers)
+
+
+def test_a_syntax_error_reads_as_the_workers_would_say_it(
+    published_build: Path, pool: Pool
+) -> None:
+    request = _request("SELECT * { <http://a/e> ?p ?o ; }  LIMIT x")  # read as bounded? no
+    with pytest.raises(NotBounded):
+        patterns_of(request.query)
+    accepted_but_wrong = _request("SELECT * { a ?p ?o }")  # 'a' cannot be a subject
+    assert patterns_of(accepted_but_wrong.query)
+    bounded = BoundedFirstExecutor(pool.executor, published_build / "current")
+    with pytest.raises(QuerySyntaxError) as here:
+        pool.run(bounded.execute(accepted_but_wrong))
+    with pytest.raises(QuerySyntaxError) as workers:
+        pool.run(pool.executor.execute(accepted_but_wrong))
+    assert here.value.message == workers.value.message
