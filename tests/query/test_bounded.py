@@ -22,6 +22,8 @@ from defence_engagements.query.bounded import (
     Pattern,
     patterns_of,
     rows_bound,
+    rows_from_statistics,
+    shape_of,
 )
 from defence_engagements.query.pool import WorkerPoolExecutor
 from defence_engagements.store import open_published_build
@@ -234,3 +236,22 @@ def test_a_syntax_error_reads_as_the_workers_would_say_it(
     with pytest.raises(QuerySyntaxError) as workers:
         pool.run(pool.executor.execute(accepted_but_wrong))
     assert here.value.message == workers.value.message
+
+
+def test_the_build_statistics_bound_every_count(published_build: Path, engagement: str) -> None:
+    build = open_published_build(published_build / "current")
+    bounds = build.manifest["subject_bounds"]
+    e = f"<{engagement}>"
+    for query in (
+        f"SELECT * {{ {e} ?p ?o }}",
+        f"SELECT * {{ {e} a ?t ; <{DEF}startDate> ?d }}",
+        f"SELECT * {{ {{ {e} ?p ?o }} UNION {{ {e} a ?o }} OPTIONAL {{ {e} ?q ?o }} }}",
+        f"ASK {{ {e} <http://example.org/none> ?x }}",
+    ):
+        counted = rows_bound(build.store, query, 10**9)
+        assert counted is not None
+        assert rows_from_statistics(shape_of(query), bounds) >= counted, query
+    assert (
+        rows_from_statistics(shape_of(f"SELECT * {{ {e} <http://example.org/none> ?x }}"), bounds)
+        == 0
+    )

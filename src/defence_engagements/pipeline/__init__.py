@@ -38,7 +38,7 @@ from defence_engagements.namespaces import (
     GRAPH_ONTOLOGY,
     NAMED_GRAPHS,
 )
-from defence_engagements.pipeline import dumps, load, reason, void, workspace
+from defence_engagements.pipeline import dumps, load, reason, statistics, void, workspace
 from defence_engagements.pipeline.incremental import HashCache, ParseCache, ReasoningCache
 from defence_engagements.pipeline.parse import (
     ParsedFile,
@@ -422,7 +422,7 @@ def _build(
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
-                graph_files, description, more_counts, dumping_there = publishing.result()
+                graph_files, description, more_counts, bounds, dumping_there = publishing.result()
                 load.add_graph(store, GRAPH_METADATA, description)
                 del store  # closes RocksDB before the build is published
                 storing += time.perf_counter() - started
@@ -465,6 +465,7 @@ def _build(
             },
             "dumps": dump_counts,
             "warnings": sum(1 for f in findings if f.severity != "Violation"),
+            "subject_bounds": bounds,
         }
         write_manifest(root, manifest)
         publish_build(settings.build_path, root)
@@ -542,10 +543,11 @@ def _write_published_files(
     links: set[ox.Triple],
     described_as: dict[str, str],
     dumps_dir: Path,
-) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int], float]:
+) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int], dict[str, Any], float]:
     """With the asserted graphs' sorted files (and their dumps) written: the other
     graphs as sorted N-Triples files in ``work``, the VoID description counted in all
-    of them, the remaining dumps, and the seconds it took."""
+    of them, the remaining dumps, the subjects' triple maxima (pipeline/statistics.py)
+    and the seconds it took."""
     started = time.perf_counter()
     files = {
         **asserted_files,
@@ -562,7 +564,8 @@ def _write_published_files(
     )
     remaining = [name for name in dumps.DUMPS if name not in dumps.dumps_of(asserted_files)]
     counts = dumps.write_dumps(files, dumps_dir, names=remaining)
-    return files, description, counts, round(time.perf_counter() - started, 3)
+    bounds = statistics.subject_bounds(files)
+    return files, description, counts, bounds, round(time.perf_counter() - started, 3)
 
 
 def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:

@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph
 
@@ -380,6 +381,17 @@ def rows_bound(store: pyoxigraph.Store, query: str, budget: int) -> int | None:
     return _rows_within(store, shape, count_query, budget)
 
 
+def rows_from_statistics(shape: Shape, bounds: dict[str, Any]) -> int:
+    """The bound the build's statistics give (pipeline/statistics.py): no store access."""
+    by_predicate: dict[str, int] = bounds["by_predicate"]
+    most: int = bounds["any"]
+    counts = {
+        pattern: by_predicate.get(pattern.predicate, 0) if pattern.predicate else most
+        for pattern in shape.patterns
+    }
+    return shape.rows(counts)
+
+
 def _rows_within(
     store: pyoxigraph.Store, shape: Shape, count_query: str, budget: int
 ) -> int | None:
@@ -438,7 +450,13 @@ class BoundedFirstExecutor:
             return None  # the workers say so, the same way for every query
         started = time.monotonic()
         shape, count_query = cached
-        rows = _rows_within(build.store, shape, count_query, self.rows)
+        rows: int | None = None
+        bounds = build.manifest.get("subject_bounds")
+        if bounds is not None:
+            rows = rows_from_statistics(shape, bounds)
+        if rows is None or rows > self.rows:
+            # The statistics are per graph and per predicate: counting is tighter.
+            rows = _rows_within(build.store, shape, count_query, self.rows)
         if rows is None:
             return None
         try:
