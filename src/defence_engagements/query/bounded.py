@@ -477,5 +477,11 @@ class BoundedFirstExecutor:
             elapsed=time.monotonic() - started,
         )
 
+    async def start(self) -> None:
+        """Start the fallback now (its workers), as the app does for an executor at startup."""
+        start = getattr(self.fallback, "start", None)
+        if start is not None:
+            await start()
+
     async def close(self) -> None:
         await self.fallback.close()
