@@ -34,7 +34,7 @@ import pyoxigraph
 
 from defence_engagements.errors import QueryError, StoreUnavailableError
 from defence_engagements.query import QueryExecutor, QueryRequest, QueryResponse
-from defence_engagements.query.evaluation import run_query
+from defence_engagements.query.evaluation import response_of, run_query
 from defence_engagements.store import CurrentBuild
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
@@ -468,14 +468,7 @@ class BoundedFirstExecutor:
                 f"the query failed while running: {type(error).__name__}: {error}"
             ) from None
         self.answered_here += 1
-        return QueryResponse(
-            kind=kind,
-            format=fmt,
-            body=written.body,
-            rows=written.rows,
-            truncated=written.truncated,
-            elapsed=time.monotonic() - started,
-        )
+        return response_of(written, kind, fmt, started)
 
     async def start(self) -> None:
         """Start the fallback now (its workers), as the app does for an executor at startup."""

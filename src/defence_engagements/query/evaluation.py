@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pyoxigraph
 
 from defence_engagements.errors import NotAcceptableError, QuerySyntaxError
 from defence_engagements.formats import Format
-from defence_engagements.query import QueryRequest, ResultKind
+from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
 from defence_engagements.query.results_writer import (
     Written,
     write_boolean,
@@ -50,6 +51,18 @@ def run_query(
         return write_solutions(result, fmt, request.max_rows), ResultKind.SOLUTIONS, fmt
     fmt = _need(request.graph_format, "a CONSTRUCT/DESCRIBE")
     return write_graph(result, fmt, request.max_rows), ResultKind.GRAPH, fmt
+
+
+def response_of(written: Written, kind: ResultKind, fmt: Format, started: float) -> QueryResponse:
+    """The response for an answer written since ``started`` (``time.monotonic()``)."""
+    return QueryResponse(
+        kind=kind,
+        format=fmt,
+        body=written.body,
+        rows=written.rows,
+        truncated=written.truncated,
+        elapsed=time.monotonic() - started,
+    )
 
 
 def _need(fmt: Format | None, kind: str) -> Format:

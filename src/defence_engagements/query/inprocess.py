@@ -20,7 +20,7 @@ from pathlib import Path
 
 from defence_engagements.errors import QueryTimeoutError
 from defence_engagements.query import QueryRequest, QueryResponse
-from defence_engagements.query.evaluation import run_query
+from defence_engagements.query.evaluation import response_of, run_query
 from defence_engagements.query.service_policy import ServicePolicy
 from defence_engagements.store import CurrentBuild, PublishedBuild
 
@@ -56,14 +56,7 @@ class InProcessExecutor:
         self.policy.check(request.query)
         build = self.published()
         written, kind, fmt = run_query(build.store, request)
-        return QueryResponse(
-            kind=kind,
-            format=fmt,
-            body=written.body,
-            rows=written.rows,
-            truncated=written.truncated,
-            elapsed=time.monotonic() - started,
-        )
+        return response_of(written, kind, fmt, started)
 
     async def close(self) -> None:
         self._threads.shutdown(wait=False, cancel_futures=True)

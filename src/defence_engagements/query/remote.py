@@ -38,6 +38,7 @@ from defence_engagements.errors import (
 from defence_engagements.formats import Format, FormatKind
 from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
 from defence_engagements.query import QueryRequest, QueryResponse, ResultKind
+from defence_engagements.query.evaluation import response_of
 from defence_engagements.query.http_auth import RemoteCredentials
 from defence_engagements.query.results_writer import (
     Written,
@@ -93,14 +94,7 @@ class RemoteExecutor:
         except TimeoutError:
             raise QueryTimeoutError(request.timeout, time.monotonic() - started) from None
         written, kind, fmt = _rewrite(content_type, body, request)
-        return QueryResponse(
-            kind=kind,
-            format=fmt,
-            body=written.body,
-            rows=written.rows,
-            truncated=written.truncated,
-            elapsed=time.monotonic() - started,
-        )
+        return response_of(written, kind, fmt, started)
 
     async def close(self) -> None:
         await self._client.aclose()
