@@ -255,3 +255,22 @@ def test_the_build_statistics_bound_every_count(published_build: Path, engagemen
         rows_from_statistics(shape_of(f"SELECT * {{ {e} <http://example.org/none> ?x }}"), bounds)
         == 0
     )
+
+
+def test_a_construct_counts_what_it_writes(
+    published_build: Path, pool: Pool, engagement: str
+) -> None:
+    e = f"<{engagement}>"
+    one = f"CONSTRUCT {{ {e} ?p ?o }} WHERE {{ {e} ?p ?o }}"
+    template = " ".join(f"{e} <http://example.org/t{i}> ?o ." for i in range(20))
+    many = f"CONSTRUCT {{ {template} }} WHERE {{ {e} ?p ?o }}"
+    store = open_published_build(published_build / "current").store
+    rows = rows_bound(store, one, 10_000)
+    assert rows is not None
+    assert shape_of(many).triples_per_row == 20
+    # the same rows, 20 triples each: over a budget the single template fits in
+    budget = rows * 10
+    _, _, answered_one = _both(published_build, pool, _request(one), rows=budget)
+    here, workers, answered_many = _both(published_build, pool, _request(many), rows=budget)
+    assert (answered_one, answered_many) == (1, 0)
+    assert _content(here) == _content(workers)

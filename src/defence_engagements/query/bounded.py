@@ -450,18 +450,20 @@ class BoundedFirstExecutor:
             return None  # the workers say so, the same way for every query
         started = time.monotonic()
         shape, count_query = cached
+        # What is written is bounded too: a CONSTRUCT writes its template once a row.
+        budget = self.rows // max(1, shape.triples_per_row)
         rows: int | None = None
         bounds = build.manifest.get("subject_bounds")
         if bounds is not None:
             rows = rows_from_statistics(shape, bounds)
-        if rows is None or rows > self.rows:
+        if rows is None or rows > budget:
             # The statistics are per graph and per predicate: counting is tighter.
-            rows = _rows_within(build.store, shape, count_query, self.rows)
+            rows = _rows_within(build.store, shape, count_query, budget)
         if rows is None:
             return None
         try:
             written, kind, fmt = run_query(
-                build.store, request, rows_at_most=max(rows, rows * shape.triples_per_row)
+                build.store, request, rows_at_most=rows * max(1, shape.triples_per_row)
             )
         except (OSError, RuntimeError, ValueError, TypeError) as error:
             raise QueryError(
