@@ -86,6 +86,8 @@ def test_reads_queries_that_name_every_subject(query: str, patterns: list[Patter
         "SELECTDISTINCT * { <http://a/e> ?p ?o }",
         "CONSTRUCT WHERE { <http://a/e> ?p ?o OPTIONAL { <http://a/e> ?p ?o } }",
         "DESCRIBE <http://a/e>",
+        "SELECT * " + "{" * 2000 + "<http://a/e> ?p ?o" + "}" * 2000,  # deeper than the reader goes
+        "SELECT * {" + " ".join(f"<http://a/e{i}> ?p ?o ." for i in range(17)) + "}",
         "INSERT DATA { <http://a/e> <http://p> 1 }",
     ],
 )
@@ -274,3 +276,12 @@ def test_a_construct_counts_what_it_writes(
     here, workers, answered_many = _both(published_build, pool, _request(many), rows=budget)
     assert (answered_one, answered_many) == (1, 0)
     assert _content(here) == _content(workers)
+
+
+def test_sixteen_patterns_and_eight_groups_are_read() -> None:
+    sixteen = "SELECT * {" + " ".join(f"<http://a/e{i}> ?p ?o ." for i in range(16)) + "}"
+    assert len(patterns_of(sixteen)) == 16
+    eight = "SELECT * " + "{" * 8 + "<http://a/e> ?p ?o" + "}" * 8
+    assert patterns_of(eight) == [Pattern("http://a/e", None, None)]
+    with pytest.raises(NotBounded):
+        patterns_of("SELECT * " + "{" * 9 + "<http://a/e> ?p ?o" + "}" * 9)

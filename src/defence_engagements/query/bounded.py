@@ -38,6 +38,10 @@ from defence_engagements.query.evaluation import response_of, run_query
 from defence_engagements.store import CurrentBuild
 
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
+# Reading and counting stay small too: the reader recurses per group, and one COUNT
+# query has a part per pattern.
+MAX_DEPTH = 8
+MAX_PATTERNS = 16
 
 
 class NotBounded(Exception):
@@ -156,6 +160,7 @@ class _Reader:
         self.position = 0
         self.prefixes: dict[str, str] = {}
         self.triples_per_row = 0
+        self.depth = 0
 
     # --- tokens
     def peek(self) -> _Token | None:
@@ -271,6 +276,9 @@ class _Reader:
 
     def group(self, *, triples_only: bool = False) -> Group:
         self.expect("{")
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise NotBounded(f"groups nested more than {MAX_DEPTH} deep")
         members: list[Pattern | OptionalGroup | Alternatives] = []
         while not self.punct("}"):
             token = self.peek()
@@ -286,6 +294,7 @@ class _Reader:
             else:
                 members.extend(self._triples(template=False))
             self.punct(".")
+        self.depth -= 1
         return Group(tuple(members))
 
     def _triples(self, *, template: bool) -> Iterator[Pattern]:
@@ -337,6 +346,8 @@ def shape_of(query: str) -> Shape:
     patterns = tuple(dict.fromkeys(_patterns(where)))
     if not patterns:
         raise NotBounded("no triple pattern")
+    if len(patterns) > MAX_PATTERNS:
+        raise NotBounded(f"more than {MAX_PATTERNS} triple patterns")
     return Shape(where, patterns, reader.triples_per_row)
 
 
