@@ -87,6 +87,7 @@ def test_reads_queries_that_name_every_subject(query: str, patterns: list[Patter
         "CONSTRUCT WHERE { <http://a/e> ?p ?o OPTIONAL { <http://a/e> ?p ?o } }",
         "DESCRIBE <http://a/e>",
         "ASK {}",  # /health's query: it must reach a worker
+        "SELECT * {\u00a0<http://a/e> ?p ?o }",  # not SPARQL white space
         "SELECT * " + "{" * 2000 + "<http://a/e> ?p ?o" + "}" * 2000,  # deeper than the reader goes
         "SELECT * {" + " ".join(f"<http://a/e{i}> ?p ?o ." for i in range(17)) + "}",
         "INSERT DATA { <http://a/e> <http://p> 1 }",

@@ -4,11 +4,13 @@ A query sent to a worker process pays for the trip (~0.5 ms of CPU, twice what a
 light query costs in the store). A worker is needed because pyoxigraph cannot stop
 a query; but some queries cannot run long whatever plan the engine picks. When every
 triple pattern names its subject with an IRI, each pattern is one range of the
-subject-first index, at most as long as the matches counted for it here (capped),
-and joins, OPTIONAL and UNION of such patterns produce at most the product of those
-counts. A query like that (the description of one resource, a few of its values) is
-run right away on the event loop when the product is under a budget; every other
-query, and every query this module cannot read, goes to the workers as before.
+subject-first index, no longer than that subject's triples (with that predicate):
+the build records the most any subject has (pipeline/statistics.py), and when that
+is too loose the range is counted here, the count stopped at the budget. Joins
+multiply such bounds, UNION adds them, OPTIONAL keeps at least one row. A query like
+that (the description of one resource, a few of its values) is run right away on
+the event loop when its bound is under a budget; every other query, and every query
+this module cannot read, goes to the workers as before.
 
 The reading is deliberately narrow, a whitelist: prologue (``PREFIX``), ``SELECT``
 (variables or ``*``, ``DISTINCT``/``REDUCED``), ``ASK`` or ``CONSTRUCT``, group
@@ -108,7 +110,7 @@ def _rows(group: Group, counts: dict[Pattern, int]) -> int:
 
 _TOKEN = re.compile(
     r"""
-      (?P<space>\s+|\#[^\n\r]*)
+      (?P<space>[ \t\r\n]+|\#[^\n\r]*)
     | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
     | (?P<string>"(?:[^"\\\n\r]|\\[tbnrf\\"'])*"|'(?:[^'\\\n\r]|\\[tbnrf\\"'])*')
     | (?P<lang>@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*)
