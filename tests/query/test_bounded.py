@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 import pyoxigraph
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from defence_engagements import formats
 from defence_engagements.errors import QuerySyntaxError
@@ -30,6 +32,7 @@ from defence_engagements.store import open_published_build
 
 T = TypeVar("T")
 DEF = "https://w3id.org/defence-engagements/def#"
+BASE_ID = "https://w3id.org/defence-engagements/id/"
 
 
 @pytest.mark.parametrize(
@@ -287,3 +290,83 @@ def test_sixteen_patterns_and_eight_groups_are_read() -> None:
     assert patterns_of(eight) == [Pattern("http://a/e", None, None)]
     with pytest.raises(NotBounded):
         patterns_of("SELECT * " + "{" * 9 + "<http://a/e> ?p ?o" + "}" * 9)
+
+
+@pytest.fixture(scope="module")
+def vocabulary(published_build: Path) -> tuple[list[str], list[str]]:
+    """Subjects and predicates of the real build, for generated queries."""
+    store = open_published_build(published_build / "current").store
+    subjects = [
+        str(row["s"].value)  # type: ignore[union-attr]
+        for row in store.query(
+            f"SELECT DISTINCT ?s {{ ?s a ?t FILTER(STRSTARTS(STR(?s), '{BASE_ID}')) }} "
+            "ORDER BY ?s LIMIT 6",
+            use_default_graph_as_union=True,
+        )
+    ]
+    predicates = [
+        str(row["p"].value)  # type: ignore[union-attr]
+        for row in store.query(
+            "SELECT DISTINCT ?p { ?s ?p ?o } ORDER BY ?p LIMIT 12", use_default_graph_as_union=True
+        )
+    ]
+    return subjects, predicates
+
+
+def _group(draw: st.DrawFn, subjects: list[str], predicates: list[str], depth: int) -> str:
+    items = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(
+            st.sampled_from(["triple", "triple", "optional", "union"] if depth < 3 else ["triple"])
+        )
+        if kind == "triple":
+            subject = draw(st.sampled_from(subjects))
+            predicate = draw(st.sampled_from(["?p", "?q", "a", *(f"<{p}>" for p in predicates)]))
+            obj = draw(st.sampled_from(["?o", "?x", '"x"', f"<{draw(st.sampled_from(subjects))}>"]))
+            items.append(f"<{subject}> {predicate} {obj} .")
+        elif kind == "optional":
+            items.append("OPTIONAL " + _group(draw, subjects, predicates, depth + 1))
+        else:
+            left = _group(draw, subjects, predicates, depth + 1)
+            items.append(left + " UNION " + _group(draw, subjects, predicates, depth + 1))
+    return "{ " + " ".join(items) + " }"
+
+
+@st.composite
+def _bounded_queries(draw: st.DrawFn, subjects: list[str], predicates: list[str]) -> str:
+    return "SELECT * " + _group(draw, subjects, predicates, 0)
+
+
+def test_generated_queries_never_exceed_their_bounds(
+    published_build: Path, vocabulary: tuple[list[str], list[str]]
+) -> None:
+    """Whatever the query, the engine's rows ≤ the counted bound ≤ the statistics' bound."""
+    build = open_published_build(published_build / "current")
+    subjects, predicates = vocabulary
+    assert subjects and predicates
+
+    with_rows: list[int] = []
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(_bounded_queries(subjects, predicates))
+    def check(query: str) -> None:
+        try:
+            shape = shape_of(query)
+        except NotBounded:
+            assume(False)  # over the reader's caps (16 patterns): refused, as it should be
+            return
+        counted = rows_bound(build.store, query, 10**12)
+        assert counted is not None
+        assume(counted <= 20_000)  # the engine's rows are listed below
+        rows = len(list(build.store.query(query, use_default_graph_as_union=True)))  # type: ignore[arg-type]
+        assert rows <= counted, query
+        assert counted <= rows_from_statistics(shape, build.manifest["subject_bounds"]), query
+        if rows:
+            with_rows.append(rows)
+
+    check()
+    assert len(with_rows) >= 20  # the property was checked on queries that match
