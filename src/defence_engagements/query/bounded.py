@@ -91,6 +91,21 @@ class Shape:
     patterns: tuple[Pattern, ...]  # every pattern of ``where``, in order, once each
     triples_per_row: int
 
+    @functools.cached_property
+    def count_query(self) -> str:
+        """One query counting every pattern's matches, each count stopped at
+        ``{limit}`` (a huge range is never walked to its end). Counting reads the
+        indexes only; no term is decoded."""
+        parts = []
+        for index, pattern in enumerate(self.patterns):
+            predicate = f"<{pattern.predicate}>" if pattern.predicate else "?p"
+            obj = f"<{pattern.object}>" if pattern.object else "?o"
+            parts.append(
+                f"{{ SELECT (COUNT(*) AS ?c{index}) "
+                f"{{ SELECT * {{ <{pattern.subject}> {predicate} {obj} }} LIMIT {{limit}} }} }}"
+            )
+        return "SELECT * { " + " ".join(parts) + " }"
+
     def rows(self, counts: dict[Pattern, int]) -> int:
         """The most solutions the WHERE clause can have, given each pattern's matches."""
         return _rows(self.where, counts)
@@ -331,12 +346,11 @@ class _Reader:
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_shape(query: str) -> tuple[Shape, str] | None:
+def _cached_shape(query: str) -> Shape | None:
     try:
-        shape = shape_of(query)
+        return shape_of(query)
     except NotBounded:
         return None
-    return shape, _count_query(shape.patterns)
 
 
 def shape_of(query: str) -> Shape:
@@ -369,29 +383,11 @@ def _patterns(group: Group) -> Iterator[Pattern]:
                 yield from _patterns(branch)
 
 
-def _count_query(patterns: tuple[Pattern, ...]) -> str:
-    """One query counting every pattern's matches, each count stopped at ?limit + 1
-    (a huge range is never walked to its end). Counting reads the indexes only;
-    no term is decoded."""
-    parts = []
-    for index, pattern in enumerate(patterns):
-        predicate = f"<{pattern.predicate}>" if pattern.predicate else "?p"
-        obj = f"<{pattern.object}>" if pattern.object else "?o"
-        parts.append(
-            f"{{ SELECT (COUNT(*) AS ?c{index}) "
-            f"{{ SELECT * {{ <{pattern.subject}> {predicate} {obj} }} LIMIT {{limit}} }} }}"
-        )
-    return "SELECT * { " + " ".join(parts) + " }"
-
-
 def rows_bound(store: pyoxigraph.Store, query: str, budget: int) -> int | None:
     """At most how many solutions ``query`` can have on ``store``; None when the query
     is not bounded or the bound exceeds ``budget``."""
-    cached = _cached_shape(query)
-    if cached is None:
-        return None
-    shape, count_query = cached
-    return _rows_within(store, shape, count_query, budget)
+    shape = _cached_shape(query)
+    return None if shape is None else _rows_within(store, shape, budget)
 
 
 def rows_from_statistics(shape: Shape, bounds: dict[str, Any]) -> int:
@@ -405,13 +401,12 @@ def rows_from_statistics(shape: Shape, bounds: dict[str, Any]) -> int:
     return shape.rows(counts)
 
 
-def _rows_within(
-    store: pyoxigraph.Store, shape: Shape, count_query: str, budget: int
-) -> int | None:
+def _rows_within(store: pyoxigraph.Store, shape: Shape, budget: int) -> int | None:
     solution = next(
         iter(
             store.query(
-                count_query.replace("{limit}", str(budget + 1)), use_default_graph_as_union=True
+                shape.count_query.replace("{limit}", str(budget + 1)),
+                use_default_graph_as_union=True,
             )
         )
     )
@@ -454,15 +449,14 @@ class BoundedFirstExecutor:
             or request.named_graph_uris
         ):
             return None
-        cached = _cached_shape(request.query)
-        if cached is None:
+        shape = _cached_shape(request.query)
+        if shape is None:
             return None
         try:
             build = self.current.get()
         except StoreUnavailableError:
             return None  # the workers say so, the same way for every query
         started = time.monotonic()
-        shape, count_query = cached
         # What is written is bounded too: a CONSTRUCT writes its template once a row.
         budget = self.rows // max(1, shape.triples_per_row)
         rows: int | None = None
@@ -471,7 +465,7 @@ class BoundedFirstExecutor:
             rows = rows_from_statistics(shape, bounds)
         if rows is None or rows > budget:
             # The statistics are per graph and per predicate: counting is tighter.
-            rows = _rows_within(build.store, shape, count_query, budget)
+            rows = _rows_within(build.store, shape, budget)
         if rows is None:
             return None
         try:

@@ -29,7 +29,6 @@ class InProcessExecutor:
     def __init__(
         self, current_link: Path, *, policy: ServicePolicy | None = None, threads: int = 4
     ) -> None:
-        self.current_link = current_link
         # Without an allow-list, SERVICE is refused: pyoxigraph would call any URL.
         self.policy = policy or ServicePolicy()
         self._current = CurrentBuild(current_link)
