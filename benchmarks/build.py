@@ -60,6 +60,8 @@ def timed_build(tree: Path, build_dir: Path) -> dict[str, Any]:
         "peak_mb": usage.ru_maxrss / 1024,  # the largest single process
         "peak_tree_mb": sampler.peak_kb / 1024,  # all its processes together (sampled)
         "steps": manifest.get("timings", {}),
+        # all processes together, sampled, while each step ran
+        "step_peak_tree_mb": sampler.peak_mb_by_step(manifest.get("timeline", {})),
         "graphs": manifest.get("graphs", {}),
     }
 
@@ -73,11 +75,21 @@ class TreeMemory(threading.Thread):
         super().__init__(daemon=True)
         self.pid = pid
         self.peak_kb = 0
+        self.samples: list[tuple[float, int]] = []  # (Unix time, kB)
         self._done = threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(0.05):
-            self.peak_kb = max(self.peak_kb, sum(_rss_kb(p) for p in _tree(self.pid)))
+            kb = sum(_rss_kb(p) for p in _tree(self.pid))
+            self.samples.append((time.time(), kb))
+            self.peak_kb = max(self.peak_kb, kb)
+
+    def peak_mb_by_step(self, timeline: dict[str, list[float]]) -> dict[str, float]:
+        """The highest sample inside each step's window (the build's ``timeline``)."""
+        return {
+            step: max((kb for at, kb in self.samples if start <= at <= end), default=0) / 1024
+            for step, (start, end) in timeline.items()
+        }
 
     def stop(self) -> None:
         self._done.set()
@@ -163,6 +175,9 @@ def run(sizes: list[int], runs: int) -> dict[str, Any]:
                     k: median([float(r["steps"].get(k, 0)) for r in full])
                     for k in steps
                     if all(isinstance(r["steps"].get(k, 0), int | float) for r in full)
+                },
+                "full_step_peak_tree_mb": {
+                    k: max(r["step_peak_tree_mb"].get(k, 0) for r in full) for k in steps
                 },
                 "one_file_changed_seconds": median([r["seconds"] for r in changed]),
                 "one_file_changed_peak_mb": max(r["peak_mb"] for r in changed),

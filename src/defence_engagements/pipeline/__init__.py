@@ -92,6 +92,26 @@ class _Silent:
         pass
 
 
+class _Timeline:
+    """Passes progress on and remembers when each step ran (wall-clock seconds), so
+    that a measurement from outside (memory sampled over time) can be told per step."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.windows: dict[str, list[float]] = {}
+
+    def start(self, step: str, total: int | None) -> None:
+        self.windows.setdefault(step, [round(time.time(), 3)] * 2)
+        self.progress.start(step, total)
+
+    def advance(self, amount: int = 1) -> None:
+        self.progress.advance(amount)
+
+    def finish(self, step: str, seconds: float) -> None:
+        self.windows.setdefault(step, [round(time.time(), 3)] * 2)[1] = round(time.time(), 3)
+        self.progress.finish(step, seconds)
+
+
 class ValidationFailedError(DataError):
     """SHACL found violations (or warnings, when strict); carries the findings."""
 
@@ -319,7 +339,7 @@ def build(
         if not force and not is_stale(settings, inputs):
             root = settings.current_build.resolve()
             return BuildResult(False, root, read_manifest(root))
-        return _build(settings, files, inputs, strict, progress, clock)
+        return _build(settings, files, inputs, strict, _Timeline(progress), clock)
 
 
 def _build(
@@ -327,7 +347,7 @@ def _build(
     files: dict[str, list[SourceFile]],
     inputs: dict[str, str],
     strict: bool,
-    progress: Progress,
+    progress: _Timeline,
     clock: Callable[[], datetime],
 ) -> BuildResult:
     timings: dict[str, float] = {}
@@ -466,6 +486,7 @@ def _build(
             "dumps": dump_counts,
             "warnings": sum(1 for f in findings if f.severity != "Violation"),
             "subject_bounds": bounds,
+            "timeline": progress.windows,  # each step's start and end (Unix time)
         }
         write_manifest(root, manifest)
         publish_build(settings.build_path, root)
