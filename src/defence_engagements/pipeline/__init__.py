@@ -43,9 +43,8 @@ from defence_engagements.pipeline.incremental import HashCache, ParseCache, Reas
 from defence_engagements.pipeline.parse import (
     ParsedFile,
     SourceFile,
-    discover,
     display_name,
-    display_names,
+    list_sources,
     parse_turtle,
     read_source,
 )
@@ -159,13 +158,12 @@ def source_files(
         ("data", settings.data_path, True),
         ("shapes", settings.shapes_path, False),
     ):
-        paths = discover(directory, root, role, recursive=recursive)
         found[role] = [
-            hashes.source(path, name, role) if hashes else read_source(path, name, role)[0]
-            for path, name in zip(paths, display_names(paths, root), strict=True)
+            hashes.source(path, name, role) if hashes else read_source(Path(path), name, role)[0]
+            for path, name in list_sources(directory, root, role, recursive=recursive)
         ]
     if hashes is not None:
-        hashes.save({str(s.path) for role in found.values() for s in role})
+        hashes.save({s.location for role in found.values() for s in role})
     return found
 
 

@@ -130,13 +130,13 @@ class HashCache:
             except (OSError, ValueError):
                 self._entries = {}
 
-    def source(self, path: Path, name: str, role: str) -> SourceFile:
+    def source(self, path: str, name: str, role: str) -> SourceFile:
         """The file as :func:`read_source` gives it, read only when it may have changed."""
         try:
-            stat = path.stat()
+            stat = os.stat(path)
         except OSError:
-            return read_source(path, name, role)[0]  # says what is wrong
-        key = str(path)
+            return read_source(Path(path), name, role)[0]  # says what is wrong
+        key = path
         entry = self._entries.get(key)
         if (
             entry is not None
@@ -145,7 +145,7 @@ class HashCache:
         ):
             return SourceFile(path, name, role, str(entry[4]))
         hashed_at = time.time_ns()
-        source = read_source(path, name, role)[0]
+        source = read_source(Path(path), name, role)[0]
         self.hashed += 1
         self._entries[key] = [stat.st_size, stat.st_mtime_ns, stat.st_ino, hashed_at, source.sha256]
         self._changed = True
