@@ -30,6 +30,7 @@ from defence_engagements.namespaces import (
     GRAPH_ONTOLOGY,
     PREFIXES,
 )
+from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 CHECKSUMS = "SHA256SUMS"
 # file name → (graphs, format); the union dumps list several graphs.
@@ -218,10 +219,10 @@ def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory
     if len(paths) == 1:  # one sorted file: the parser reads it directly
         source: Any = paths[0]
         count = line_count(paths[0])
-        parsed = ox.parse(path=source, format=ox.RdfFormat.N_TRIPLES)
+        parsed = ox.parse(path=source, **OWN_NTRIPLES)
     else:
         counted = _Counted(merged_lines(paths))
-        parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), format=ox.RdfFormat.N_TRIPLES)
+        parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), **OWN_NTRIPLES)
     ox.serialize((quad.triple for quad in parsed), output=target, format=fmt, prefixes=prefixes)
     return count if len(paths) == 1 else counted.count
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import pyoxigraph as ox
 
 from defence_engagements.namespaces import DEX, WIKIDATA_ITEM_PATTERN
+from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 OWL_SAME_AS = ox.NamedNode("http://www.w3.org/2002/07/owl#sameAs")
@@ -76,14 +77,14 @@ def load_lines(
     while chunk := list(itertools.islice(iterator, batch)):
         blank += [line for line in chunk if _BLANK in line]
         body = b"".join(line for line in chunk if _BLANK not in line)
-        store.bulk_load(body, format=ox.RdfFormat.N_TRIPLES, to_graph=name)
+        store.bulk_load(body, to_graph=name, **OWN_NTRIPLES)
         # Each call's loader threads free their memory into C heap arenas that the next
         # call's threads may not reuse: hand it back, or the process grows call by call.
         return_freed_memory()
     if blank:
         store.bulk_extend(
             ox.Quad(q.subject, q.predicate, q.object, name)
-            for q in ox.parse(b"".join(blank), format=ox.RdfFormat.N_TRIPLES)
+            for q in ox.parse(b"".join(blank), **OWN_NTRIPLES)
         )
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin
 
 import pyoxigraph as ox
@@ -22,6 +23,12 @@ import pyoxigraph as ox
 from defence_engagements.errors import ConfigurationError, RdfSyntaxError, SourceLocation
 
 ROLES = ("ontology", "data", "shapes")
+
+# N-Triples the build wrote itself (pyoxigraph's writer, from input already checked:
+# the parse cache, the working store's dump) are read back without checking every IRI
+# and language tag again. Syntax is still checked; loading a store this way is ~40%
+# faster, parsing alone three times.
+OWN_NTRIPLES: dict[str, Any] = {"format": ox.RdfFormat.N_TRIPLES, "lenient": True}
 
 
 @dataclass(frozen=True)
@@ -79,9 +86,7 @@ class ParsedFile:
     @property
     def triples(self) -> list[ox.Triple]:
         if self._triples is None:
-            self._triples = [
-                q.triple for q in ox.parse(self.ntriples, format=ox.RdfFormat.N_TRIPLES)
-            ]
+            self._triples = [q.triple for q in ox.parse(self.ntriples, **OWN_NTRIPLES)]
         return self._triples
 
     @property

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 import pyoxigraph as ox
 
-from defence_engagements.pipeline.parse import ParsedFile
+from defence_engagements.pipeline.parse import OWN_NTRIPLES, ParsedFile
 
 _BATCH_BYTES = 32 * 1024 * 1024  # one load per ~32 MB: few calls, bounded copies
 _BLANK = b"_:"
@@ -29,21 +29,21 @@ def load_files(store: ox.Store, files: Iterable[ParsedFile]) -> None:
     for parsed in files:
         body = parsed.ntriples
         if _BLANK in body:
-            store.extend(ox.parse(body, format=ox.RdfFormat.N_TRIPLES))
+            store.extend(ox.parse(body, **OWN_NTRIPLES))
             continue
         batch.append(body)
         size += len(body)
         if size >= _BATCH_BYTES:
-            store.load(b"".join(batch), format=ox.RdfFormat.N_TRIPLES)
+            store.load(b"".join(batch), **OWN_NTRIPLES)
             batch, size = [], 0
     if batch:
-        store.load(b"".join(batch), format=ox.RdfFormat.N_TRIPLES)
+        store.load(b"".join(batch), **OWN_NTRIPLES)
 
 
 def remove_files(store: ox.Store, files: Iterable[ParsedFile]) -> None:
     """Remove the triples of ``files`` from the default graph of ``store``."""
     for parsed in files:
-        for quad in ox.parse(parsed.ntriples, format=ox.RdfFormat.N_TRIPLES):
+        for quad in ox.parse(parsed.ntriples, **OWN_NTRIPLES):
             store.remove(quad)
 
 
