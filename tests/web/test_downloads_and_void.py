@@ -214,6 +214,17 @@ def test_void_in_every_rdf_format(site, client):
         assert len(rdflib.Graph().parse(data=response.text, format=fmt)) > 50
 
 
+def test_void_for_a_browser_is_turtle_and_for_an_image_client_406(site, client):
+    shown = client.get(site.url(".well-known/void"), headers={"Accept": "text/html"})
+    assert shown.status_code == 200
+    assert shown.headers["content-type"].startswith("text/turtle")
+    assert len(rdflib.Graph().parse(data=shown.text, format="turtle")) > 50
+    refused = client.get(site.url(".well-known/void"), headers={"Accept": "image/png"})
+    assert refused.status_code == 406
+    assert "Turtle" in refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+
+
 def test_void_counts_equal_count_queries(site, client, void_graph):
     not_metadata = f"FILTER(?g != <{METADATA}>)"
     dataset = next(void_graph.subjects(VOID.sparqlEndpoint, rdflib.URIRef(site.url("sparql"))))

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from defence_engagements import formats
-from defence_engagements.errors import EngagementsError
+from defence_engagements.errors import EngagementsError, NotAcceptableError
 from defence_engagements.namespaces import GRAPH_METADATA, PREFIXES
 from defence_engagements.web import negotiation
 from defence_engagements.web.caching import (
@@ -64,9 +64,16 @@ def resolve_void(triples: list[pyoxigraph.Triple], urls: UrlMapper) -> list[pyox
 async def void_description(request: Request) -> Response:
     context: WebContext = request.app.state.context
     try:
-        # A browser asking for HTML gets Turtle, which it shows as text: more useful than 406.
-        fmt = negotiation.negotiate(request.headers.get("accept"), negotiation.RDF_OFFER)
-        fmt = fmt or formats.TURTLE
+        accept = request.headers.get("accept")
+        fmt = negotiation.negotiate(accept, negotiation.RDF_OFFER)
+        if fmt is None:
+            if "html" not in (accept or "").lower():
+                raise NotAcceptableError(
+                    "the VoID description is offered as Turtle, N-Triples, JSON-LD and RDF/XML"
+                )
+            # A browser asking for HTML only gets Turtle, which it shows as text: more
+            # useful to a person than a 406.
+            fmt = formats.TURTLE
         build = context.builds.current()
         etag = build_etag(build.version, "void", fmt.name, context.urls.serving_base)
         if matches_if_none_match(request, etag):
