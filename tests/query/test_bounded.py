@@ -222,6 +222,18 @@ def test_the_bound_follows_joins_optional_and_union(published_build: Path, engag
         assert actual <= max(expected, 1 if "ASK" in query else 0), query
 
 
+def test_a_request_allowing_under_a_second_goes_to_the_workers(
+    published_build: Path, pool: Pool, engagement: str
+) -> None:
+    query = f"SELECT ?p ?o {{ <{engagement}> ?p ?o }}"
+    _, _, answered_here = _both(published_build, pool, _request(query, timeout=1.0))
+    assert answered_here == 1
+    # Below the floor: the workers answer it, within the time it allows.
+    here, workers, answered_here = _both(published_build, pool, _request(query, timeout=0.9))
+    assert answered_here == 0
+    assert _content(here) == _content(workers)
+
+
 def test_unbounded_queries_go_to_the_workers(published_build: Path, pool: Pool) -> None:
     request = _request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")
     here, workers, answered_here = _both(published_build, pool, request)

@@ -10,7 +10,8 @@ is too loose the range is counted here, the count stopped at the budget. Joins
 multiply such bounds, UNION adds them, OPTIONAL keeps at least one row. A query like
 that (the description of one resource, a few of its values) is run right away on
 the event loop when its bound is under a budget; every other query, and every query
-this module cannot read, goes to the workers as before.
+this module cannot read, goes to the workers as before; so does a request that
+allows less than a second (``timeout=``), as a bounded answer runs without a clock.
 
 The reading is deliberately narrow, a whitelist: prologue (``PREFIX``), ``SELECT``
 (variables or ``*``, ``DISTINCT``/``REDUCED``), ``ASK`` or ``CONSTRUCT``, group
@@ -44,6 +45,9 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 # query has a part per pattern.
 MAX_DEPTH = 8
 MAX_PATTERNS = 16
+# Bounded answers run to the end without a clock (at most ``rows`` rows: milliseconds).
+# A request that allows less time than this is left to the workers, who keep to it.
+SHORTEST_TIMEOUT = 1.0
 
 
 class NotBounded(Exception):
@@ -444,6 +448,7 @@ class BoundedFirstExecutor:
     def answer_here(self, request: QueryRequest) -> QueryResponse | None:
         if (
             self.rows <= 0
+            or request.timeout < SHORTEST_TIMEOUT
             or len(request.query) > self.max_query_length
             or request.default_graph_uris
             or request.named_graph_uris
