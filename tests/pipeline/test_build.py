@@ -381,3 +381,57 @@ def test_a_forced_build_reads_every_file(tree: Settings) -> None:
     assert not pipeline.build(tree).built
     result = pipeline.build(tree, force=True)
     assert "Alicf" in (result.root / "dumps" / "engagements.ttl").read_text(encoding="utf-8")
+
+
+def test_the_parse_cache_is_compacted_and_still_answers(tree: Settings) -> None:
+    """Each build that parses adds a pack, and an edit leaves the old parse behind:
+    a build drops packs that are mostly dead, and many small packs are merged into
+    one; every live file still comes from the cache afterwards, with the same triples."""
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    pipeline.build(tree)
+    parse_dir = tree.build_path / "cache" / "parse"
+    first = sorted(parse_dir.glob("*.nt"))
+    assert len(first) == 1
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    original = changed.read_text(encoding="utf-8")
+    for round_number in range(3):  # each rebuild parses the edited file into a new pack
+        changed.write_text(original + f"# edit {round_number}\n", encoding="utf-8")
+        pipeline.build(tree)
+    # The earlier edits' packs held only dead parses: the builds removed them.
+    packs = sorted(parse_dir.glob("*.nt"))
+    assert len(packs) == 2 and first[0] in packs
+
+    files = pipeline.source_files(tree)
+    live = {s.sha256 for role in files.values() for s in role}
+    lookup = ParseCache(tree.build_path / "cache")
+    before = {s.sha256: lookup.get(s) for role in files.values() for s in role}
+    triples_before = {key: parsed.ntriples for key, parsed in before.items() if parsed}
+    assert set(triples_before) == live
+
+    assert ParseCache(tree.build_path / "cache").compact(live, max_packs=1) == 2
+    packs = sorted(parse_dir.glob("*.nt"))
+    assert len(packs) == 1 and not list(parse_dir.glob(".*"))  # no temporary file left
+    # Only live bytes are left (the first pack held the edited file's first parse).
+    assert packs[0].stat().st_size == sum(len(body) for body in triples_before.values())
+
+    cache = ParseCache(tree.build_path / "cache")
+    again = pipeline.parse_sources(files, cache, pipeline._Silent())
+    assert cache.misses == 0 and cache.hits == len(live)
+    assert {p.source.sha256: p.ntriples for p in again.all} == triples_before
+    # Nothing more to do: one pack, all of it live.
+    assert ParseCache(tree.build_path / "cache").compact(live, max_packs=1) == 0
+
+
+def test_a_build_compacts_a_mostly_dead_cache(tree: Settings) -> None:
+    pipeline.build(tree)
+    parse_dir = tree.build_path / "cache" / "parse"
+    first = sorted(parse_dir.glob("*.nt"))
+    # Every source replaced by another text: the first build's pack is now dead bytes.
+    for directory in (tree.ontology_path, tree.data_path, tree.shapes_path):
+        for path in directory.rglob("*.ttl"):
+            path.write_text(path.read_text(encoding="utf-8") + "# changed\n", encoding="utf-8")
+    pipeline.build(tree)
+    after = sorted(parse_dir.glob("*.nt"))
+    assert not set(first) & set(after)
+    assert len(after) == 1

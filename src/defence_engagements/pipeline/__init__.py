@@ -491,6 +491,8 @@ def _build(
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
+    # Published: what is left is housekeeping, under the build lock still.
+    ParseCache(cache_dir).compact({s.sha256 for role in files.values() for s in role})
     return BuildResult(True, root, manifest, findings)
 
 

@@ -8,8 +8,11 @@
   where each lies (``<sha256> <offset> <length>`` lines, written after the bytes). The
   key is the file's content hash: same bytes, same parse. Packs, not a file per
   source: writing 100,000 small files cost a 100,000-engagement build ~2 minutes of
-  disk contention (235 s with the cache in memory against ~360 s). Entries of files
-  that are gone stay in their packs; removing ``build/cache/`` reclaims the space.
+  disk contention (235 s with the cache in memory against ~360 s). Each build that
+  parses adds a pack, and entries of edited or removed files stay behind: after a
+  build, packs with more dead bytes than live ones, and the small packs once there
+  are more than ``MAX_PACKS``, are rewritten into one (:meth:`ParseCache.compact`),
+  so a cache edited for years stays about the size of one build's parses.
 - ``validate/<key>.json``: see :mod:`validate` (keyed by what the file's validation
   sees; used by ``engagements validate FILE``).
 - ``reason/<key>.nt``: the inferred graph as sorted N-Triples, keyed by the engine and
@@ -35,6 +38,9 @@ from typing import BinaryIO, TextIO
 from defence_engagements.pipeline.parse import ParsedFile, SourceFile, read_source
 
 CACHE_VERSION = "4"
+# Packs, and the share of dead bytes, a parse cache may hold before it is compacted.
+MAX_PACKS = 16
+MAX_DEAD_SHARE = 0.5
 
 
 class ParseCache:
@@ -89,6 +95,63 @@ class ParseCache:
         parsed.stored_at, parsed.stored_span = self._pack_path, (offset, len(body))
         parsed.content = None
         parsed.release()
+
+    def compact(
+        self, live: set[str], *, max_packs: int = MAX_PACKS, max_dead_share: float = MAX_DEAD_SHARE
+    ) -> int:
+        """Rewrite packs that are mostly dead (more than ``max_dead_share`` of their bytes
+        belong to no entry of ``live``: the content hashes of the build just published)
+        and, once there are more than ``max_packs`` packs, the small ones, into one new
+        pack of their live entries. Big, live packs (a first build's) are left as they
+        are, so a rebuild does not copy the whole cache. Returns how many packs went.
+
+        The new pack and its index are complete before any old pack goes, so a crash
+        leaves entries twice (the same bytes), never none. Run under the build lock;
+        a reader that listed the packs before they went parses the file again."""
+        if self.directory is None or not self.directory.is_dir():
+            return 0
+        packs = sorted(self.directory.glob(f"{CACHE_VERSION}-*.nt"))
+        sizes = {pack: pack.stat().st_size for pack in packs}
+        kept = {key: entry for key, entry in self._entries().items() if key in live}
+        live_bytes = dict.fromkeys(packs, 0)
+        for pack, _, length in kept.values():
+            live_bytes[pack] = live_bytes.get(pack, 0) + length
+        dead = {p for p in packs if live_bytes[p] < (1 - max_dead_share) * sizes[p]}
+        small = {p for p in packs if sizes[p] < sum(sizes.values()) / max_packs}
+        chosen = dead | small if len(packs) > max_packs else dead
+        if not dead and len(chosen) < 2:
+            return 0
+        self._close_pack()
+        name = f"{CACHE_VERSION}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        target = self.directory / f".{name}.nt.tmp"
+        moved = sorted(
+            ((key, entry) for key, entry in kept.items() if entry[0] in chosen), key=_by_place
+        )
+        index: list[str] = []
+        with target.open("wb") as out:
+            for key, (pack, offset, length) in moved:
+                with pack.open("rb") as source:
+                    source.seek(offset)
+                    body = source.read(length)
+                index.append(f"{key} {out.tell()} {len(body)}\n")
+                out.write(body)
+        compacted = target.replace(self.directory / f"{name}.nt")
+        _atomic_write(self.directory / f"{name}.idx", "".join(index).encode("ascii"))
+        for pack in chosen:
+            pack.with_suffix(".idx").unlink(missing_ok=True)  # its entries first
+            pack.unlink(missing_ok=True)
+        self._index = None  # read again when next asked
+        if not index:
+            compacted.unlink()
+            (self.directory / f"{name}.idx").unlink()
+        return len(chosen)
+
+    def _close_pack(self) -> None:
+        for handle in (self._pack, self._pack_index):
+            if handle is not None:
+                handle.close()
+        self._pack = self._pack_index = None
+        self._pack_path = None
 
     def _entries(self) -> dict[str, tuple[Path, int, int]]:
         """Every pack's index, read once (a line cut short by a crash is left out)."""
@@ -184,6 +247,12 @@ class ReasoningCache:
         temporary.replace(target)
         _prune(self.directory, keep=2)
         return target
+
+
+def _by_place(item: tuple[str, tuple[Path, int, int]]) -> tuple[str, int]:
+    # Pack by pack, front to back: the copy reads each pack once, in order.
+    _, (pack, offset, _) = item
+    return (pack.name, offset)
 
 
 def _atomic_write(path: Path, body: bytes | None) -> None:
