@@ -397,7 +397,7 @@ def _build(
                 store = open_writable_store(root / STORE_DIRNAME)
                 # Small calls: the child holds the working store meanwhile.
                 for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
-                    load.load_lines(store, iri, _lines_of(parsed), batch=100_000)
+                    load.load_ntriples(store, iri, (f.ntriples for f in parsed), batch=100_000)
                 storing = time.perf_counter() - started
 
                 findings, timings["validate"] = validation.result()
@@ -434,8 +434,8 @@ def _build(
                     {"base": settings.base_iri, "version": build_id, "modified": modified},
                     dumps_dir,
                 )
-                with inferred.open("rb") as lines:
-                    load.load_lines(store, GRAPH_INFERRED, lines)
+                with inferred.open("rb") as handle:
+                    load.load_ntriples(store, GRAPH_INFERRED, load.line_blocks(handle))
                 load.add_graph(store, GRAPH_LINKS, links)
                 storing += time.perf_counter() - started
 
@@ -574,7 +574,7 @@ def _write_published_files(
         **asserted_files,
         GRAPH_INFERRED: inferred
         if inferred.parent != work  # from the cache: sorted already
-        else dumps.write_graph_file(_blocks(inferred), work / "inferred.nt"),
+        else _sorted_file(inferred, work / "inferred.nt"),
         GRAPH_LINKS: dumps.write_graph_file(
             ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
         ),
@@ -589,13 +589,6 @@ def _write_published_files(
     return files, description, counts, bounds, round(time.perf_counter() - started, 3)
 
 
-def _lines_of(files: list[ParsedFile]) -> Iterator[bytes]:
-    for parsed in files:
-        yield from parsed.ntriples.splitlines(keepends=True)
-
-
-def _blocks(path: Path, lines: int = 500_000) -> Iterator[bytes]:
-    """A file in blocks of whole lines, so sorting it stays in bounded runs."""
-    with path.open("rb") as handle:
-        while block := b"".join(itertools.islice(handle, lines)):
-            yield block
+def _sorted_file(unsorted: Path, target: Path) -> Path:
+    with unsorted.open("rb") as handle:
+        return dumps.write_graph_file(load.line_blocks(handle), target)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
 
 import pyoxigraph as ox
 
@@ -63,29 +63,60 @@ def wikidata_links_in(store: ox.Store) -> set[ox.Triple]:
     return wikidata_links(q.triple for q in relevant)
 
 
-def load_lines(
-    store: ox.Store, iri: str, lines: Iterable[bytes], *, batch: int = BULK_LOAD_LINES
+def load_ntriples(
+    store: ox.Store, iri: str, blocks: Iterable[bytes], *, batch: int = BULK_LOAD_LINES
 ) -> None:
-    """Add N-Triples lines to the graph ``iri`` of an on-disk store.
+    """Add N-Triples to the graph ``iri`` of an on-disk store; ``blocks`` are runs of
+    whole lines (a file's triples, a read of a graph file).
 
-    Bulk-loaded in bounded calls; lines with blank nodes are added through the parser,
-    because ``bulk_load`` would give blank nodes new labels and the dumps keep the
-    stable ones. Lines stated twice are stored once."""
+    Bulk-loaded in calls of about ``batch`` lines; lines with blank nodes are added
+    through the parser, because ``bulk_load`` would give blank nodes new labels and the
+    dumps keep the stable ones. Lines stated twice are stored once. Blocks are looked
+    at whole (one search for a blank node per call), not line by line: most calls have
+    none."""
     name = ox.NamedNode(iri)
     blank: list[bytes] = []
-    iterator = iter(lines)
-    while chunk := list(itertools.islice(iterator, batch)):
-        blank += [line for line in chunk if _BLANK in line]
-        body = b"".join(line for line in chunk if _BLANK not in line)
+    pending: list[bytes] = []
+    lines = 0
+
+    def load() -> None:
+        body = b"".join(pending)
+        if _BLANK in body:
+            split = body.splitlines(keepends=True)
+            blank.extend(line for line in split if _BLANK in line)
+            body = b"".join(line for line in split if _BLANK not in line)
         store.bulk_load(body, to_graph=name, **OWN_NTRIPLES)
         # Each call's loader threads free their memory into C heap arenas that the next
         # call's threads may not reuse: hand it back, or the process grows call by call.
         return_freed_memory()
+        pending.clear()
+
+    for block in blocks:
+        pending.append(block)
+        lines += block.count(b"\n")
+        if lines >= batch:
+            load()
+            lines = 0
+    if pending:
+        load()
     if blank:
         store.bulk_extend(
             ox.Quad(q.subject, q.predicate, q.object, name)
             for q in ox.parse(b"".join(blank), **OWN_NTRIPLES)
         )
+
+
+def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file in reads of about ``size`` bytes, each cut after its last whole line."""
+    rest = b""
+    while chunk := handle.read(size):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        rest = chunk[cut:]
+        if cut:
+            yield chunk[:cut]
+    if rest:
+        yield rest
 
 
 def add_graph(store: ox.Store, iri: str, triples: Iterable[ox.Triple]) -> None:
