@@ -435,3 +435,15 @@ def test_a_build_compacts_a_mostly_dead_cache(tree: Settings) -> None:
     after = sorted(parse_dir.glob("*.nt"))
     assert not set(first) & set(after)
     assert len(after) == 1
+
+
+def test_an_entry_whose_pack_was_compacted_away_is_parsed_again(tree: Settings) -> None:
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    pipeline.build(tree)
+    source = pipeline.source_files(tree)["data"][0]
+    entry = ParseCache(tree.build_path / "cache").get(source)
+    assert entry is not None and entry.stored_at is not None
+    expected = entry.ntriples
+    entry.stored_at.unlink()  # what a compaction in another process does
+    assert entry.ntriples == expected

@@ -106,8 +106,9 @@ class ParseCache:
         are, so a rebuild does not copy the whole cache. Returns how many packs went.
 
         The new pack and its index are complete before any old pack goes, so a crash
-        leaves entries twice (the same bytes), never none. Run under the build lock;
-        a reader that listed the packs before they went parses the file again."""
+        leaves entries twice (the same bytes), never none. Run under the build lock; a
+        reader that looked an entry up before its pack went parses the file again
+        (:attr:`ParsedFile.ntriples`)."""
         if self.directory is None or not self.directory.is_dir():
             return 0
         packs = sorted(self.directory.glob(f"{CACHE_VERSION}-*.nt"))
