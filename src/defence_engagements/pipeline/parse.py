@@ -39,10 +39,6 @@ class SourceFile:
     role: str  # one of ROLES
     sha256: str
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.location, str):  # given a Path
-            object.__setattr__(self, "location", os.fspath(self.location))
-
     @property
     def path(self) -> Path:
         return Path(self.location)
@@ -122,7 +118,7 @@ def read_source(path: Path, name: str, role: str) -> tuple[SourceFile, bytes]:
         content = path.read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"{name}: cannot read the file ({exc.strerror or exc})") from exc
-    return SourceFile(path, name, role, hashlib.sha256(content).hexdigest()), content
+    return SourceFile(os.fspath(path), name, role, hashlib.sha256(content).hexdigest()), content
 
 
 def list_sources(
