@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from defence_engagements.errors import ConfigurationError
-from defence_engagements.pipeline.parse import display_name, display_names, list_sources
+from defence_engagements.pipeline.parse import display_name, list_sources
 
 
 @pytest.fixture
@@ -47,8 +47,8 @@ def relative(paths: list[Path], base: Path) -> list[str]:
 def discover(directory: Path, root: Path, role: str, *, recursive: bool) -> list[Path]:
     listed = list_sources(directory, root, role, recursive=recursive)
     paths = [Path(path) for path, _ in listed]
-    # Each listed file's name is the name display_names gives it.
-    assert [name for _, name in listed] == display_names(paths, root)
+    # Each listed file's name is the name display_name gives it.
+    assert [name for _, name in listed] == [display_name(path, root) for path in paths]
     return paths
 
 
@@ -84,11 +84,12 @@ def test_a_missing_directory_is_named(tree: Path) -> None:
         discover(tree / "missing", tree, "shapes", recursive=False)
 
 
-def test_display_names_resolve_symlinks_and_keep_outside_paths(tree: Path) -> None:
+def test_display_name_resolves_symlinks_and_keeps_outside_paths(tree: Path) -> None:
     data = tree / "data"
-    names = display_names(
-        [data / "a" / "x.ttl", data / "link.ttl", data / "dangling.ttl", tree], tree
-    )
+    names = [
+        display_name(path, tree)
+        for path in (data / "a" / "x.ttl", data / "link.ttl", data / "dangling.ttl", tree)
+    ]
     # A symlink is named by where it leads: outside the repository, by the path given.
     assert names == ["data/a/x.ttl", str(data / "link.ttl"), str(data / "dangling.ttl"), "."]
 

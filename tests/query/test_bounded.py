@@ -30,6 +30,8 @@ from defence_engagements.query.bounded import (
 from defence_engagements.query.pool import WorkerPoolExecutor
 from defence_engagements.store import open_published_build
 
+from .support import query_request
+
 T = TypeVar("T")
 DEF = "https://w3id.org/defence-engagements/def#"
 BASE_ID = "https://w3id.org/defence-engagements/id/"
@@ -101,16 +103,6 @@ def test_refuses_everything_else(query: str) -> None:
         patterns_of(query)
 
 
-def _request(query: str, **changes: object) -> QueryRequest:
-    values: dict[str, object] = {
-        "query": query,
-        "results_format": formats.RESULTS_JSON,
-        "graph_format": formats.NTRIPLES,
-    }
-    values.update(changes)
-    return QueryRequest(**values)  # type: ignore[arg-type]
-
-
 @pytest.fixture(scope="module")
 def engagement(published_build: Path) -> str:
     build = open_published_build(published_build / "current")
@@ -174,7 +166,7 @@ def _content(response: QueryResponse) -> object:
 def test_answers_are_the_workers_answers(
     published_build: Path, pool: Pool, engagement: str, template: str
 ) -> None:
-    request = _request(template.format(e=engagement, d=DEF))
+    request = query_request(template.format(e=engagement, d=DEF))
     here, workers, answered_here = _both(published_build, pool, request)
     assert answered_here == 1
     assert (here.kind, here.format) == (workers.kind, workers.format)
@@ -187,7 +179,7 @@ def test_answers_are_the_workers_answers(
 def test_a_query_over_the_row_budget_goes_to_the_workers(
     published_build: Path, pool: Pool, engagement: str
 ) -> None:
-    request = _request(f"SELECT ?p ?o {{ <{engagement}> ?p ?o }}")
+    request = query_request(f"SELECT ?p ?o {{ <{engagement}> ?p ?o }}")
     store = open_published_build(published_build / "current").store
     triples = rows_bound(store, request.query, 10_000)
     assert triples is not None and triples > 5
@@ -226,16 +218,16 @@ def test_a_request_allowing_under_a_second_goes_to_the_workers(
     published_build: Path, pool: Pool, engagement: str
 ) -> None:
     query = f"SELECT ?p ?o {{ <{engagement}> ?p ?o }}"
-    _, _, answered_here = _both(published_build, pool, _request(query, timeout=1.0))
+    _, _, answered_here = _both(published_build, pool, query_request(query, timeout=1.0))
     assert answered_here == 1
     # Below the floor: the workers answer it, within the time it allows.
-    here, workers, answered_here = _both(published_build, pool, _request(query, timeout=0.9))
+    here, workers, answered_here = _both(published_build, pool, query_request(query, timeout=0.9))
     assert answered_here == 0
     assert _content(here) == _content(workers)
 
 
 def test_unbounded_queries_go_to_the_workers(published_build: Path, pool: Pool) -> None:
-    request = _request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")
+    request = query_request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")
     here, workers, answered_here = _both(published_build, pool, request)
     assert answered_here == 0
     assert _content(here) == _content(workers)
@@ -244,10 +236,10 @@ def test_unbounded_queries_go_to_the_workers(published_build: Path, pool: Pool) 
 def test_a_syntax_error_reads_as_the_workers_would_say_it(
     published_build: Path, pool: Pool
 ) -> None:
-    request = _request("SELECT * { <http://a/e> ?p ?o ; }  LIMIT x")  # read as bounded? no
+    request = query_request("SELECT * { <http://a/e> ?p ?o ; }  LIMIT x")  # read as bounded? no
     with pytest.raises(NotBounded):
         patterns_of(request.query)
-    accepted_but_wrong = _request("SELECT * { a ?p ?o }")  # 'a' cannot be a subject
+    accepted_but_wrong = query_request("SELECT * { a ?p ?o }")  # 'a' cannot be a subject
     assert patterns_of(accepted_but_wrong.query)
     bounded = BoundedFirstExecutor(pool.executor, published_build / "current")
     with pytest.raises(QuerySyntaxError) as here:
@@ -289,8 +281,8 @@ def test_a_construct_counts_what_it_writes(
     assert shape_of(many).triples_per_row == 20
     # the same rows, 20 triples each: over a budget the single template fits in
     budget = rows * 10
-    _, _, answered_one = _both(published_build, pool, _request(one), rows=budget)
-    here, workers, answered_many = _both(published_build, pool, _request(many), rows=budget)
+    _, _, answered_one = _both(published_build, pool, query_request(one), rows=budget)
+    here, workers, answered_many = _both(published_build, pool, query_request(many), rows=budget)
     assert (answered_one, answered_many) == (1, 0)
     assert _content(here) == _content(workers)
 

@@ -16,8 +16,10 @@ from defence_engagements.errors import (
     QuerySyntaxError,
     ServiceNotAllowedError,
 )
-from defence_engagements.query import QueryRequest, ResultKind
+from defence_engagements.query import ResultKind
 from defence_engagements.query.inprocess import InProcessExecutor
+
+from .support import query_request
 
 GRAPH = "http://example.org/g"
 
@@ -45,18 +47,8 @@ def _publish(build_dir: Path, build_id: str, triples: int) -> None:
     os.replace(link, build_dir / "current")
 
 
-def _request(query: str, **changes: object) -> QueryRequest:
-    values: dict[str, object] = {
-        "query": query,
-        "results_format": formats.RESULTS_JSON,
-        "graph_format": formats.NTRIPLES,
-    }
-    values.update(changes)
-    return QueryRequest(**values)  # type: ignore[arg-type]
-
-
 def _count(executor: InProcessExecutor) -> int:
-    response = asyncio.run(executor.execute(_request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))
+    response = asyncio.run(executor.execute(query_request("SELECT (COUNT(*) AS ?n) { ?s ?p ?o }")))
     assert response.kind is ResultKind.SOLUTIONS
     return int(json.loads(response.body)["results"]["bindings"][0]["n"]["value"])
 
@@ -72,7 +64,7 @@ def test_queries_see_the_union_and_a_new_build_without_restart(tmp_path):
 def test_graph_results_in_the_negotiated_format(tmp_path):
     _publish(tmp_path, "b1", 3)
     executor = InProcessExecutor(tmp_path / "current")
-    response = asyncio.run(executor.execute(_request("CONSTRUCT WHERE { ?s ?p ?o }")))
+    response = asyncio.run(executor.execute(query_request("CONSTRUCT WHERE { ?s ?p ?o }")))
     assert response.kind is ResultKind.GRAPH and response.format is formats.NTRIPLES
     assert response.rows == 3 and response.body.count(b"\n") == 3
 
@@ -80,10 +72,10 @@ def test_graph_results_in_the_negotiated_format(tmp_path):
 @pytest.mark.parametrize(
     ("request_", "error"),
     [
-        (_request("SELECT WHERE"), QuerySyntaxError),
-        (_request("ASK {}", results_format=None), NotAcceptableError),
+        (query_request("SELECT WHERE"), QuerySyntaxError),
+        (query_request("ASK {}", results_format=None), NotAcceptableError),
         (
-            _request("SELECT * { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"),
+            query_request("SELECT * { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }"),
             ServiceNotAllowedError,
         ),
     ],

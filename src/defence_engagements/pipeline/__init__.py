@@ -435,7 +435,7 @@ def _build(
                     dumps_dir,
                 )
                 with inferred.open("rb") as handle:
-                    load.load_ntriples(store, GRAPH_INFERRED, load.line_blocks(handle))
+                    load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
                 load.add_graph(store, GRAPH_LINKS, links)
                 storing += time.perf_counter() - started
 
@@ -591,4 +591,4 @@ def _write_published_files(
 
 def _sorted_file(unsorted: Path, target: Path) -> Path:
     with unsorted.open("rb") as handle:
-        return dumps.write_graph_file(load.line_blocks(handle), target)
+        return dumps.write_graph_file(dumps.line_blocks(handle), target)

@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyoxigraph as ox
 from zlib_ng import gzip_ng
@@ -225,6 +225,19 @@ def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory
         parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), **OWN_NTRIPLES)
     ox.serialize((quad.triple for quad in parsed), output=target, format=fmt, prefixes=prefixes)
     return count if len(paths) == 1 else counted.count
+
+
+def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file in reads of about ``size`` bytes, each cut after its last whole line."""
+    rest = b""
+    while chunk := handle.read(size):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        rest = chunk[cut:]
+        if cut:
+            yield chunk[:cut]
+    if rest:
+        yield rest
 
 
 def line_count(path: Path) -> int:

@@ -118,7 +118,8 @@ class ParseCache:
         for pack, _, length in kept.values():
             live_bytes[pack] = live_bytes.get(pack, 0) + length
         dead = {p for p in packs if live_bytes[p] < (1 - max_dead_share) * sizes[p]}
-        small = {p for p in packs if sizes[p] < sum(sizes.values()) / max_packs}
+        total = sum(sizes.values())
+        small = {p for p in packs if sizes[p] < total / max_packs}
         chosen = dead | small if len(packs) > max_packs else dead
         if not dead and len(chosen) < 2:
             return 0

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from collections.abc import Iterable
 
 import pyoxigraph as ox
 
@@ -104,19 +103,6 @@ def load_ntriples(
             ox.Quad(q.subject, q.predicate, q.object, name)
             for q in ox.parse(b"".join(blank), **OWN_NTRIPLES)
         )
-
-
-def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    """A file in reads of about ``size`` bytes, each cut after its last whole line."""
-    rest = b""
-    while chunk := handle.read(size):
-        chunk = rest + chunk
-        cut = chunk.rfind(b"\n") + 1
-        rest = chunk[cut:]
-        if cut:
-            yield chunk[:cut]
-    if rest:
-        yield rest
 
 
 def add_graph(store: ox.Store, iri: str, triples: Iterable[ox.Triple]) -> None:

@@ -126,7 +126,7 @@ def list_sources(
 ) -> list[tuple[str, str]]:
     """The ``*.ttl`` files of one source directory (with ``recursive``, also those of
     the directories below it, but not of directories reached through a symlink), sorted
-    as paths sort, each with the name it is shown under (:func:`display_names`); a
+    as paths sort, each with the name it is shown under (:func:`display_name`); a
     missing directory is an error.
 
     Listed with ``os.scandir``, whose entries know their type without a ``stat`` each,
@@ -162,13 +162,8 @@ def _path_order(found: tuple[str, bool]) -> str:
 
 
 def display_name(path: Path, root: Path) -> str:
-    return display_names([path], root)[0]
-
-
-def display_names(paths: Iterable[Path], root: Path) -> list[str]:
-    """Each path relative to ``root`` once symlinks are resolved (or as given, outside it)."""
-    namer = _Namer(root)
-    return [namer.name(os.fspath(path), os.path.islink(path)) for path in paths]
+    """The path relative to ``root`` once symlinks are resolved (or as given, outside it)."""
+    return _Namer(root).name(os.fspath(path), os.path.islink(path))
 
 
 class _Namer:
