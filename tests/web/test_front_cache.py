@@ -21,7 +21,7 @@ import httpx
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from defence_engagements.web.front_cache import FrontCacheMiddleware
+from defence_engagements.web.front_cache import FrontCache, FrontCacheMiddleware
 
 from .conftest import W3C_PROTOCOL
 from .tiny_build import publish_graphs_build
@@ -341,13 +341,13 @@ def _sent(messages: list[Message]) -> tuple[int, list[tuple[bytes, bytes]], byte
 
 def _front(stand_in: StandIn, versions: list[str] | None = None) -> FrontCacheMiddleware:
     asked = iter(versions) if versions else None
-    return FrontCacheMiddleware(
-        stand_in,
+    cache = FrontCache(
         build_version=(lambda: next(asked)) if asked else (lambda: "v1"),  # type: ignore[arg-type]
         max_entries=8,
         entry_bytes=100,
         max_header_bytes=1000,
     )
+    return FrontCacheMiddleware(stand_in, cache=cache)
 
 
 def test_a_kept_answer_is_sent_without_asking_the_app() -> None:

@@ -86,7 +86,13 @@ def write_line(
         "query_sha256": query_sha256,
         **fields,
     }
-    logger.info(json.dumps(record, ensure_ascii=False))
+    line = json.dumps(record, ensure_ascii=False)
+    own, handlers = _own_handler, logger.handlers
+    if own is not None and logger is log and len(handlers) == 1 and handlers[0] is own:
+        # Only our handler listens: the line goes to it without a LogRecord (~5 µs less).
+        own.take(line)
+    else:
+        logger.info(line)
 
 
 class AccessLogMiddleware:
@@ -151,10 +157,15 @@ class GatheringStreamHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record) + "\n"
+            line = self.format(record)
         except Exception:  # logging must never fail the request
             self.handleError(record)
             return
+        self.take(line)
+
+    def take(self, line: str) -> None:
+        """Write one formatted line, gathered when on an event loop."""
+        line += "\n"
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -186,16 +197,21 @@ class GatheringStreamHandler(logging.Handler):
         super().close()
 
 
+_own_handler: GatheringStreamHandler | None = None
+
+
 def configure_access_log(enabled: bool) -> None:
     """Send access lines to stderr as bare JSON (no prefix), or silence them."""
+    global _own_handler
     log.propagate = False
     for old in log.handlers:
         old.close()  # writes what it still holds
     log.handlers.clear()
+    _own_handler = None
     if enabled:
-        handler = GatheringStreamHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        log.addHandler(handler)
+        _own_handler = GatheringStreamHandler()
+        _own_handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(_own_handler)
         log.setLevel(logging.INFO)
     else:
         log.setLevel(logging.CRITICAL + 1)

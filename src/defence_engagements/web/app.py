@@ -27,7 +27,8 @@ from defence_engagements.web.access_log import (
     flush_access_log,
 )
 from defence_engagements.web.context import WebContext
-from defence_engagements.web.front_cache import FrontCacheMiddleware
+from defence_engagements.web.fast_lane import FastLane
+from defence_engagements.web.front_cache import FrontCache, FrontCacheMiddleware
 from defence_engagements.web.gzip import SelectiveGZipMiddleware
 from defence_engagements.web.limits import RequestLimitsMiddleware
 from defence_engagements.web.operations import operations_routes
@@ -101,19 +102,16 @@ def create_app(
             flush_access_log()
 
     configure_access_log(settings.access_log)
+    caching = settings.front_cache_entries > 0 and settings.front_cache_entry_bytes > 0
+    front_cache = FrontCache(
+        build_version=lambda: context.builds.current().version,
+        max_entries=settings.front_cache_entries if caching else 0,
+        entry_bytes=settings.front_cache_entry_bytes if caching else 0,
+        max_header_bytes=settings.max_header_bytes,
+    )
     # Outside every middleware that shapes a response, so it keeps what they sent.
-    front_cache = (
-        [
-            Middleware(
-                FrontCacheMiddleware,
-                build_version=lambda: context.builds.current().version,
-                max_entries=settings.front_cache_entries,
-                entry_bytes=settings.front_cache_entry_bytes,
-                max_header_bytes=settings.max_header_bytes,
-            )
-        ]
-        if settings.front_cache_entries > 0 and settings.front_cache_entry_bytes > 0
-        else []
+    front_cache_middleware = (
+        [Middleware(FrontCacheMiddleware, cache=front_cache)] if caching else []
     )
     app = Starlette(
         routes=[
@@ -122,7 +120,7 @@ def create_app(
         ],
         middleware=[
             Middleware(LastResortMiddleware),
-            *front_cache,
+            *front_cache_middleware,
             Middleware(AccessLogMiddleware),
             Middleware(
                 RequestLimitsMiddleware,
@@ -146,4 +144,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.context = context
+    if settings.fast_lane:  # web/http_protocol.py looks for it
+        app.state.fast_lane = FastLane(context, front_cache)
     return app

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -83,57 +83,125 @@ class KeptResponse:
     log_fields: dict[str, object]
 
 
-class FrontCacheMiddleware:
+class FrontCache:
+    """The kept answers, the key a request is looked up by, and what may be kept: one
+    per server process, shared by the middleware below and by the fast lane
+    (web/fast_lane.py), which replays the same answers without running ASGI."""
+
     def __init__(
         self,
-        app: ASGIApp,
         *,
         build_version: Callable[[], str],
         max_entries: int,
         entry_bytes: int,
         max_header_bytes: int,
-        logger: logging.Logger = log,
     ) -> None:
-        self.app = app
         self.build_version = build_version
         self.entry_bytes = entry_bytes
         self.max_header_bytes = max_header_bytes
-        self.logger = logger
         self.kept: Memo[KeptResponse] = Memo(max_entries)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        key = self._key(scope)
-        if key is None:
-            await self.app(scope, receive, send)
-            return
-        kept = self.kept.get(key)
-        if kept is None:
-            await self._answer_and_keep(scope, receive, send, key)
-        else:
-            await self._replay(scope, send, kept)
-
-    def _key(self, scope: Scope) -> Key | None:
-        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+    def key(
+        self,
+        method: str,
+        raw_path: bytes,
+        query_string: bytes,
+        headers: Sequence[tuple[bytes, bytes]],
+    ) -> Key | None:
+        """The request's key; None when the request is the app's to answer."""
+        if method not in ("GET", "HEAD"):
             return None
         varying = []
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name in _PASSED_THROUGH:
                 return None
             if name in KEYED_HEADERS:
                 varying.append((name, value))
-        if request_header_bytes(scope) > self.max_header_bytes:
+        if request_header_bytes(headers) > self.max_header_bytes:
             return None
         try:
             version = self.build_version()
         except Exception:  # no build, or it cannot be read: the app says what is wrong
             return None
-        return (
-            version,
-            scope["method"],
-            scope.get("raw_path") or scope["path"].encode(),
-            scope.get("query_string", b""),
-            tuple(varying),
+        return (version, method, raw_path, query_string, tuple(varying))
+
+    def get(self, key: Key) -> KeptResponse | None:
+        return self.kept.get(key)
+
+    def keep(
+        self,
+        key: Key,
+        status: int,
+        headers: tuple[tuple[bytes, bytes], ...],
+        body: bytes,
+        query_sha256: str | None = None,
+        log_fields: dict[str, object] | None = None,
+    ) -> None:
+        """Keep a complete answer to the request ``key`` names, if it may be kept
+        (``query_sha256`` and ``log_fields``: its access-log line's, when known)."""
+        if not self._keepable(status, headers, body):
+            return
+        try:
+            if self.build_version() != key[0]:
+                return  # made while a new build was published: which build it shows is unsure
+        except Exception:
+            return
+        self.kept.put(
+            key,
+            KeptResponse(
+                status=status,
+                headers=headers,
+                body=body,
+                # The key excludes requests with a body or a Content-Type, so the URL
+                # alone gives the query the access log names.
+                query_sha256=query_sha256 or query_digest(query_from(key[3], "", b"")),
+                log_fields=response_fields(headers) if log_fields is None else log_fields,
+            ),
         )
+
+    def _keepable(self, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> bool:
+        if status != 200 or len(body) > self.entry_bytes:
+            return False
+        weak_etag = public = False
+        for name, value in headers:
+            if name == b"etag":
+                weak_etag = value.startswith(b"W/")
+            elif name == b"cache-control":
+                directives = _names(value)
+                if directives & _UNCACHEABLE_DIRECTIVES:
+                    return False
+                public = public or "public" in directives
+            elif name == b"vary":
+                if not _names(value) <= _VARY_ALLOWED:
+                    return False
+            elif name == b"set-cookie" or (name == b"x-cache" and value == b"miss"):
+                return False
+        return weak_etag and public
+
+
+class FrontCacheMiddleware:
+    def __init__(self, app: ASGIApp, *, cache: FrontCache, logger: logging.Logger = log) -> None:
+        self.app = app
+        self.cache = cache
+        self.logger = logger
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        key = None
+        if scope["type"] == "http":
+            key = self.cache.key(
+                scope["method"],
+                scope.get("raw_path") or scope["path"].encode(),
+                scope.get("query_string", b""),
+                scope["headers"],
+            )
+        if key is None:
+            await self.app(scope, receive, send)
+            return
+        kept = self.cache.get(key)
+        if kept is None:
+            await self._answer_and_keep(scope, receive, send, key)
+        else:
+            await self._replay(scope, send, kept)
 
     async def _replay(self, scope: Scope, send: Send, kept: KeptResponse) -> None:
         started = time.monotonic()
@@ -177,44 +245,8 @@ class FrontCacheMiddleware:
             await send(message)
 
         await self.app(scope, receive, keeping_send)
-        if not (plain and len(bodies) == 1 and self._keepable(status, headers, bodies[0])):
-            return
-        try:
-            if self.build_version() != key[0]:
-                return  # made while a new build was published: which build it shows is unsure
-        except Exception:
-            return
-        self.kept.put(
-            key,
-            KeptResponse(
-                status=status,
-                headers=headers,
-                body=bodies[0],
-                # The key excludes requests with a body or a Content-Type, so the URL
-                # alone gives the query the access log names.
-                query_sha256=query_digest(query_from(key[3], "", b"")),
-                log_fields=response_fields(headers),
-            ),
-        )
-
-    def _keepable(self, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes) -> bool:
-        if status != 200 or len(body) > self.entry_bytes:
-            return False
-        weak_etag = public = False
-        for name, value in headers:
-            if name == b"etag":
-                weak_etag = value.startswith(b"W/")
-            elif name == b"cache-control":
-                directives = _names(value)
-                if directives & _UNCACHEABLE_DIRECTIVES:
-                    return False
-                public = public or "public" in directives
-            elif name == b"vary":
-                if not _names(value) <= _VARY_ALLOWED:
-                    return False
-            elif name == b"set-cookie" or (name == b"x-cache" and value == b"miss"):
-                return False
-        return weak_etag and public
+        if plain and len(bodies) == 1:
+            self.cache.keep(key, status, headers, bodies[0])
 
 
 @lru_cache(maxsize=64)  # the app sends a handful of distinct values, on every answer

@@ -17,6 +17,10 @@ is counted from the next read on, so the bound becomes the cap plus two reads.
 uvicorn writes a response's head and its body with two calls; each is a system call
 that wakes the client on its own. Writes made in one turn of the event loop are
 gathered and sent with one ``writelines`` (one vectored write, nothing copied).
+
+A GET over HTTP/1.1 with keep-alive, on a connection with nothing else in flight, is
+offered to the app's fast lane first (web/fast_lane.py): when it answers, the
+response is written here and no ASGI cycle starts; otherwise uvicorn runs the app.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httptools
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
+
+from defence_engagements.web.fast_lane import FastLane
 
 DEFAULT_HEAD_LIMIT = 4 * 16_384
 HEAD_TOO_LARGE = "Request head too large."
@@ -61,6 +68,18 @@ class _GatheringTransport:
         return getattr(self._transport, name)
 
 
+def _fast_lane_of(app: Any) -> FastLane | None:
+    """The app's fast lane, inside whatever uvicorn wrapped the app in (proxy headers…)."""
+    for _ in range(8):
+        lane = getattr(getattr(app, "state", None), "fast_lane", None)
+        if isinstance(lane, FastLane):
+            return lane
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return None
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(
         self,
@@ -74,6 +93,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = True  # between requests, or inside an incomplete head
         self._head_bytes = 0
         self._head_began_in_read = False
+        self.lane = _fast_lane_of(self.app)
+        self._answered_in_lane = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -91,10 +112,53 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self.lane is not None and self._answer_in_lane(self.lane):
+            return
+        # An answer from the lane earlier in this read armed the keep-alive timer.
+        self._unset_keepalive_if_required()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._in_head = True
         self._head_bytes = 0
         self._head_began_in_read = True
+        if self._answered_in_lane:
+            self._answered_in_lane = False
+            return
         super().on_message_complete()
+
+    def _answer_in_lane(self, lane: FastLane) -> bool:
+        parser = self.parser
+        if (
+            parser.get_method() != b"GET"
+            or parser.get_http_version() != "1.1"
+            or not parser.should_keep_alive()
+            or parser.should_upgrade()
+            or (self.cycle is not None and not self.cycle.response_complete)
+            or self.pipeline
+            or self.flow.write_paused
+            or self._over_concurrency_limit()
+        ):
+            return False
+        try:
+            url = httptools.parse_url(self.url)
+            response = lane.respond(
+                url.path,
+                url.query or b"",
+                self.headers,
+                self.server_state.default_headers,
+                STATUS_LINE,
+            )
+        except Exception:
+            self.logger.exception("the fast lane failed on a request; the app answers it")
+            return False
+        if response is None:
+            return False
+        self.transport.write(response)
+        self._answered_in_lane = True
+        self.on_response_complete()  # counts it, arms keep-alive, reads on
+        return True
+
+    def _over_concurrency_limit(self) -> bool:
+        limit = self.limit_concurrency
+        return limit is not None and (len(self.connections) >= limit or len(self.tasks) >= limit)

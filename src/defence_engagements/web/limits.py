@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from starlette.exceptions import HTTPException
@@ -26,9 +27,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from defence_engagements.web.problem import header, send_problem
 
 
-def request_header_bytes(scope: Scope) -> int:
+def request_header_bytes(headers: Iterable[tuple[bytes, bytes]]) -> int:
     """All request headers together, as ``max_header_bytes`` counts them (name: value CRLF)."""
-    return sum(len(k) + len(v) + 4 for k, v in scope.get("headers", ()))
+    return sum(len(k) + len(v) + 4 for k, v in headers)
 
 
 class BodyTooLargeError(HTTPException):
@@ -93,7 +94,7 @@ class RequestLimitsMiddleware:
             )
 
     def _refuse_head(self, scope: Scope) -> tuple[int, str, str] | None:
-        header_bytes = request_header_bytes(scope)
+        header_bytes = request_header_bytes(scope.get("headers", ()))
         if header_bytes > self.max_header_bytes:
             return (
                 431,

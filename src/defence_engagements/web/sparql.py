@@ -81,8 +81,47 @@ def _timeout(protocol: ProtocolRequest, maximum: float) -> float:
 
 
 async def _answer(request: Request, context: WebContext, protocol: ProtocolRequest) -> Response:
+    query_request, etag = _prepared(context, protocol, request.headers.get("accept"))
+    if etag is not None:
+        if matches_if_none_match(request, etag):
+            return not_modified(etag)
+        remembered = _remembered(context, etag)
+        if remembered is not None:
+            return remembered
+    response = await _execute_with_service_base(context, query_request)
+    return _answered(context, etag, response)
+
+
+def answer_without_waiting(
+    context: WebContext, protocol: ProtocolRequest, accept: str | None
+) -> Response | None:
+    """The answer to a GET of ``protocol`` when nothing has to be waited for: from the
+    answer memo, or from an executor that answers it here (a bounded query,
+    query/bounded.py); the same response :func:`sparql_endpoint` gives. None when the
+    request is the endpoint's to answer: pages, service descriptions, errors, queries
+    for the workers. The fast lane (web/fast_lane.py) calls it without running ASGI,
+    for requests without conditional headers."""
+    answer_here = getattr(context.executor, "answer_here", None)
+    if answer_here is None or protocol.query is None:
+        return None
+    if protocol.format_override is None and negotiation.prefers_html(accept):
+        return None
+    try:
+        query_request, etag = _prepared(context, protocol, accept)
+        remembered = _remembered(context, etag) if etag is not None else None
+        if remembered is not None:
+            return remembered
+        response = answer_here(query_request)
+    except EngagementsError:
+        return None  # the endpoint words the error, as for every other request
+    return None if response is None else _answered(context, etag, response)
+
+
+def _prepared(
+    context: WebContext, protocol: ProtocolRequest, accept: str | None
+) -> tuple[QueryRequest, str | None]:
+    """The query to run, and its ETag (None when its answer may change within a build)."""
     assert protocol.query is not None
-    accept = request.headers.get("accept")
     results_format, graph_format = negotiation.negotiate_query_formats(
         accept, protocol.format_override
     )
@@ -101,25 +140,32 @@ async def _answer(request: Request, context: WebContext, protocol: ProtocolReque
         timeout=_timeout(protocol, settings.query_timeout),
         max_rows=settings.max_rows,
     )
-    etag: str | None = None
-    if not _VOLATILE.search(protocol.query):
-        etag = build_etag(
-            context.builds.current().version,
-            protocol.query,
-            "|".join(protocol.default_graph_uris),
-            "|".join(protocol.named_graph_uris),
-            results_format.name if results_format else "-",
-            graph_format.name if graph_format else "-",
-            str(settings.max_rows),
-        )
-        if matches_if_none_match(request, etag):
-            return not_modified(etag)
-        remembered = context.answers.get(etag)
-        if remembered is not None:
-            body, media_type, extra = remembered
-            headers = {**cached_headers(etag), **dict(extra), "X-Cache": "hit"}
-            return Response(body, headers=headers, media_type=media_type)
-    response = await _execute_with_service_base(context, query_request)
+    if _VOLATILE.search(protocol.query):
+        return query_request, None
+    etag = build_etag(
+        context.builds.current().version,
+        protocol.query,
+        "|".join(protocol.default_graph_uris),
+        "|".join(protocol.named_graph_uris),
+        results_format.name if results_format else "-",
+        graph_format.name if graph_format else "-",
+        str(settings.max_rows),
+    )
+    return query_request, etag
+
+
+def _remembered(context: WebContext, etag: str) -> Response | None:
+    remembered = context.answers.get(etag)
+    if remembered is None:
+        return None
+    body, media_type, extra = remembered
+    headers = {**cached_headers(etag), **dict(extra), "X-Cache": "hit"}
+    return Response(body, headers=headers, media_type=media_type)
+
+
+def _answered(context: WebContext, etag: str | None, response: QueryResponse) -> Response:
+    """The response for an answer just computed; remembered when it has an ETag."""
+    settings = context.settings
     extra: dict[str, str] = {}
     if response.truncated:
         extra["X-Result-Truncated"] = "true"
