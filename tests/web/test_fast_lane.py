@@ -29,6 +29,7 @@ from defence_engagements.settings import load_settings
 from defence_engagements.web.access_log import log as access_log
 from defence_engagements.web.app import create_app
 from defence_engagements.web.fast_lane import FastLane
+from defence_engagements.web.http_protocol import LANE_UNSENT_LIMIT
 
 from .test_front_cache import Answer, fetch
 
@@ -307,3 +308,24 @@ def test_pipelined_requests_are_answered_in_order(servers) -> None:  # type: ign
     )
     for _ in range(2):  # the second time, the memo and the front cache answer too
         assert _raw(with_lane.url, payload, 4) == _raw(without.url, payload, 4)
+
+
+def test_a_client_pipelining_without_reading_is_answered_in_order(servers) -> None:  # type: ignore[no-untyped-def]
+    """Hundreds of requests in one write, far more answer than the lane lets wait
+    unsent: past that the app answers them one at a time, and nothing is reordered."""
+    with_lane, without = servers
+    lane = with_lane.lane
+    assert lane is not None
+    queries = [  # all the lane's to answer, as JSON results
+        _describe(ENGAGEMENT),
+        f"ASK {{ <{ENGAGEMENT}> ?p ?o }}",
+        f"SELECT ?type WHERE {{ <{ENGAGEMENT}> a ?type }}",
+    ]
+    payload = b"".join(
+        _get({"query": f"{queries[index % 3]} # flood {index}"}) for index in range(300)
+    )
+    before = len(lane.answered)
+    answers = _raw(with_lane.url, payload, 300)
+    assert answers == _raw(without.url, payload, 300)
+    assert sum(len(answer) for answer in answers) > 2 * LANE_UNSENT_LIMIT
+    assert 0 < len(lane.answered) - before < 300  # some by the lane, the rest by the app

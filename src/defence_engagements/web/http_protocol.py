@@ -21,6 +21,8 @@ gathered and sent with one ``writelines`` (one vectored write, nothing copied).
 A GET over HTTP/1.1 with keep-alive, on a connection with nothing else in flight, is
 offered to the app's fast lane first (web/fast_lane.py): when it answers, the
 response is written here and no ASGI cycle starts; otherwise uvicorn runs the app.
+Once ``LANE_UNSENT_LIMIT`` bytes wait to be sent (a client pipelining without
+reading), the app answers, one request at a time, as uvicorn does.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from uvicorn.server import ServerState
 from defence_engagements.web.fast_lane import FastLane
 
 DEFAULT_HEAD_LIMIT = 4 * 16_384
+LANE_UNSENT_LIMIT = 64 * 1024  # bytes; asyncio's default high-water mark for writes
 HEAD_TOO_LARGE = "Request head too large."
 
 
@@ -46,14 +49,21 @@ class _GatheringTransport:
         self._transport = transport
         self._loop = loop
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     def write(self, data: bytes) -> None:
         if not self._pending:
             self._loop.call_soon(self._flush)
         self._pending.append(data)
+        self._pending_bytes += len(data)
+
+    def unsent_bytes(self) -> int:
+        """Bytes written but not yet taken by the socket: gathered, or in the buffer."""
+        return self._pending_bytes + self._transport.get_write_buffer_size()
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
+        self._pending_bytes = 0
         if pending and not self._transport.is_closing():
             self._transport.writelines(pending)
 
@@ -137,6 +147,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             or (self.cycle is not None and not self.cycle.response_complete)
             or self.pipeline
             or self.flow.write_paused
+            # A client that pipelines without reading is answered by the app, one
+            # request at a time, once this much waits to be sent (as uvicorn's writer
+            # waits for the buffer to drain).
+            or self.transport.unsent_bytes() > LANE_UNSENT_LIMIT  # type: ignore[attr-defined]
             or self._over_concurrency_limit()
         ):
             return False
