@@ -185,7 +185,9 @@ def test_a_recheck_asks_only_about_new_items(wikidata_stand_in: StandIn, tmp_pat
         '    rdfs:label "Stuttgart"@en .\n',
         encoding="utf-8",
     )
-    accepted = invoke("links", "accept", "place/stuttgart", "Q1022", env=env)
+    accepted = invoke(
+        "links", "accept", "place/stuttgart", "Q1022", "--evidence", "A test's pairing.", env=env
+    )
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
     second = json.loads(invoke(*check, env=env).stdout)
     # One new item: one batch of two queries; the seven others come from the cache.

@@ -14,6 +14,8 @@ from defence_engagements.namespaces import BASE
 
 from .links_support import FIXTURES, StandIn, invoke, links_env
 
+EVIDENCE = ("--evidence", "Paired in a test fixture.")
+
 
 @pytest.fixture
 def planted_copy(tmp_path: Path) -> Path:
@@ -65,7 +67,7 @@ def test_suggest_ranks_the_right_candidate_first(
     assert stockholm["linked_from"] == "place/stuttgart"  # the planted wrong link shows up
     assert first["accept"] == (
         "engagements links accept person/minoru-kihara Q11518220 "
-        "--label-seen 'Minoru Kihara' --language en"
+        "--label-seen 'Minoru Kihara' --language en --evidence ''"
     )
     # Nothing was published: the data is unchanged.
     assert sorted(p.name for p in planted_copy.iterdir()) == sorted(
@@ -115,9 +117,9 @@ def test_accept_writes_a_record_that_check_accepts(
     assert "minoru-kihara" not in checked.stdout  # the new link raises nothing
     assert "checked 13 link(s)" in checked.stdout
 
-    again = invoke("links", "accept", "person/minoru-kihara", "Q99990010", env=env)
+    again = invoke("links", "accept", "person/minoru-kihara", "Q99990010", *EVIDENCE, env=env)
     assert again.returncode == 1 and "already linked to Q11518220" in again.stderr
-    taken = invoke("links", "accept", "place/stockholm", "Q1754", env=env)
+    taken = invoke("links", "accept", "place/stockholm", "Q1754", *EVIDENCE, env=env)
     assert taken.returncode == 1 and "already linked from" in taken.stderr
     assert (planted_copy / "wikidata-links.ttl").read_text(encoding="utf-8") == after
 
@@ -136,7 +138,8 @@ def test_accept_refuses_bad_input(
     planted_copy: Path, tmp_path: Path, entity: str, qid: str, message: str
 ) -> None:
     before = (planted_copy / "wikidata-links.ttl").read_bytes()
-    result = invoke("links", "accept", entity, qid, env=links_env(planted_copy, tmp_path / "build"))
+    env = links_env(planted_copy, tmp_path / "build")
+    result = invoke("links", "accept", entity, qid, *EVIDENCE, env=env)
     assert result.returncode in {1, 2} and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
     assert (planted_copy / "wikidata-links.ttl").read_bytes() == before
@@ -152,7 +155,9 @@ def test_accept_into_a_new_file_declares_its_prefixes(tmp_path: Path) -> None:
         '"Robert M. Gates"@en .\n',
         encoding="utf-8",
     )
-    accepted = accept_link(data, "de:person/robert-m-gates", "wd:Q99990013", base=BASE)
+    accepted = accept_link(
+        data, "de:person/robert-m-gates", "wd:Q99990013", base=BASE, evidence=EVIDENCE[1]
+    )
     text = accepted.path.read_text(encoding="utf-8")
     assert "@prefix de: <https://w3id.org/defence-engagements/id/> ." in text
     assert (
@@ -176,20 +181,37 @@ def test_qids_entities_and_terms_are_read_strictly() -> None:
     assert writer.literal(pyoxigraph.Literal('say "hi"\n', language="en")) == '"say \\"hi\\"\\n"@en'
 
 
+@pytest.mark.parametrize("evidence", [(), ("--evidence", ""), ("--evidence", "  ")])
+def test_accept_refuses_a_link_without_evidence(
+    planted_copy: Path, tmp_path: Path, evidence: tuple[str, ...]
+) -> None:
+    before = (planted_copy / "wikidata-links.ttl").read_bytes()
+    env = links_env(planted_copy, tmp_path / "build")
+    result = invoke("links", "accept", "person/minoru-kihara", "Q11518220", *evidence, env=env)
+    assert result.returncode in {1, 2} and "give --evidence" in result.stderr, result.stderr
+    assert (planted_copy / "wikidata-links.ttl").read_bytes() == before
+
+
 def test_accept_verify_refuses_a_wrong_item_and_takes_the_right_one(
     wikidata_stand_in: StandIn, planted_copy: Path, tmp_path: Path
 ) -> None:
     env = links_env(planted_copy, tmp_path / "build")
     before = (planted_copy / "wikidata-links.ttl").read_bytes()
     endpoint = ("--verify", "--endpoint", wikidata_stand_in.sparql)
-    film = invoke("links", "accept", "person/minoru-kihara", "Q99990011", *endpoint, env=env)
+    film = invoke(
+        "links", "accept", "person/minoru-kihara", "Q99990011", *endpoint, *EVIDENCE, env=env
+    )
     assert film.returncode == 1, film.stdout + film.stderr
     assert "Q99990011 fails verification" in film.stderr and "type" in film.stderr
-    missing = invoke("links", "accept", "person/robert-m-gates", "Q99999998", *endpoint, env=env)
+    missing = invoke(
+        "links", "accept", "person/robert-m-gates", "Q99999998", *endpoint, *EVIDENCE, env=env
+    )
     assert missing.returncode == 1 and "Q99999998 does not exist" in missing.stderr
     assert (planted_copy / "wikidata-links.ttl").read_bytes() == before
 
-    right = invoke("links", "accept", "person/minoru-kihara", "Q11518220", *endpoint, env=env)
+    right = invoke(
+        "links", "accept", "person/minoru-kihara", "Q11518220", *endpoint, *EVIDENCE, env=env
+    )
     assert right.returncode == 0, right.stdout + right.stderr
     assert b"wd:Q11518220" in (planted_copy / "wikidata-links.ttl").read_bytes()
 

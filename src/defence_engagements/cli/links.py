@@ -219,7 +219,10 @@ def accept(
         str | None, typer.Option(help="Language tag of --label-seen (default en).")
     ] = None,
     evidence: Annotated[
-        str | None, typer.Option(help="How the link was established (kept with the link).")
+        str | None,
+        typer.Option(
+            help="Where the item was seen paired with the entity (required; kept with the link)."
+        ),
     ] = None,
     verify: Annotated[
         bool,

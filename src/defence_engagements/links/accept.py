@@ -150,6 +150,13 @@ def accept_link(
         if not names:
             raise ConfigurationError(f"{entity} has no name in data/; give --label-seen")
         label_seen, language = names[0].text, language or names[0].language
+    if evidence is None or not evidence.strip():
+        # A link is published only with evidence (shapes/wikidata-links.ttl checks that
+        # there is some; what it says is for the person who found it to write).
+        raise ConfigurationError(
+            f"give --evidence: where {qid} was seen paired with {entity} "
+            "(a source document, an official page, the item's own identifiers)"
+        )
     day = verified_on or dt.datetime.now(dt.UTC).date()
     if verify is not None:
         prospective = LinkRecord(
@@ -158,16 +165,11 @@ def accept_link(
             item=item,
             label_seen=Name(label_seen, language or "en"),
             verified_on=day.isoformat(),
-            evidence=(evidence or "",),
+            evidence=(evidence,),
         )
         problems = verify(data, prospective)
         if problems:
             raise DataError(f"not linked: {qid} fails verification", detail="\n".join(problems))
-    evidence = evidence or (
-        f"Accepted after review of `engagements links suggest` candidates "
-        f"with `engagements links accept` on {day.isoformat()}."
-    )
-
     path = data_path / LINKS_FILE
     prefixes = _file_prefixes(path)
     if not prefixes:

@@ -228,7 +228,8 @@ def write_review_file(
                         ),
                         " ".join(short(e) for e in candidate.linked_from),
                         f"engagements links accept {entity} {candidate.qid} "
-                        f"--label-seen {shlex.quote(seen)} --language {shlex.quote(language)}",
+                        f"--label-seen {shlex.quote(seen)} --language {shlex.quote(language)} "
+                        "--evidence ''",  # for the reviewer to fill in: refused while empty
                     ]
                 )
     return count
