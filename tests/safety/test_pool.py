@@ -306,4 +306,33 @@ def test_the_pool_keeps_its_limits_on_uvloop(tiny_build: Path) -> None:
 
 def _busy_workers(pool: WorkerPoolExecutor) -> list:
     """The workers running a query now (not waiting in the idle queue)."""
-    return [w for w in pool._workers if pool._idle is not None and w not in pool._idle._queue]
+    return [w for w in pool._workers if pool._idle is not None and w not in pool._idle]
+
+
+async def test_queries_waiting_for_a_worker_get_one_in_the_order_they_came(
+    tiny_build: Path,
+) -> None:
+    """Waiters wake every ``burst_after`` to look for a burst; none loses its place."""
+    executor = WorkerPoolExecutor(
+        tiny_build / "current", workers=1, burst_workers=0, queue_timeout=10, burst_after=0.05
+    )
+    try:
+        await executor.start()
+        slow = asyncio.create_task(executor.execute(request(CARTESIAN, timeout=0.8)))
+        await asyncio.sleep(0.1)
+        answered: list[int] = []
+
+        async def ask(index: int) -> None:
+            await executor.execute(request("ASK {}"))
+            answered.append(index)
+
+        waiting = []
+        for index in range(6):
+            waiting.append(asyncio.create_task(ask(index)))
+            await asyncio.sleep(0.07)  # each arrives after the last began to wait
+        with pytest.raises(QueryTimeoutError):
+            await slow
+        await asyncio.gather(*waiting)
+        assert answered == list(range(6))
+    finally:
+        await executor.close()

@@ -18,6 +18,7 @@ server's threads.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import multiprocessing
@@ -329,6 +330,57 @@ class _Worker:
                 timer.cancel()
 
 
+class _IdleWorkers:
+    """Idle workers, handed to waiting queries in the order they began to wait.
+
+    A released worker goes straight to the longest-waiting query; a query that
+    arrives meanwhile cannot take it first, and a waiter keeps its place however
+    often it wakes to look at the clock (asyncio.Queue gives neither: a get that
+    times out joins the back again, and a woken getter can be overtaken).
+    """
+
+    def __init__(self, workers: list[_Worker]) -> None:
+        self._idle: collections.deque[_Worker] = collections.deque(workers)
+        self._waiters: collections.deque[asyncio.Future[_Worker]] = collections.deque()
+
+    def __contains__(self, worker: _Worker) -> bool:
+        return worker in self._idle
+
+    def __len__(self) -> int:
+        return len(self._idle)
+
+    @property
+    def waiting(self) -> bool:
+        while self._waiters and self._waiters[0].done():
+            self._waiters.popleft()  # gave up its place (or was served)
+        return bool(self._waiters)
+
+    def put(self, worker: _Worker) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def take(self) -> _Worker | None:
+        """An idle worker, if no query is waiting for one already."""
+        return self._idle.popleft() if self._idle and not self.waiting else None
+
+    def wait(self) -> asyncio.Future[_Worker]:
+        """A place in the line: resolved with the worker when its turn comes."""
+        waiter: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        return waiter
+
+    def leave(self, waiter: asyncio.Future[_Worker]) -> None:
+        """Give up a place; a worker it was handed meanwhile goes to the next in line."""
+        if waiter.done() and not waiter.cancelled():
+            self.put(waiter.result())
+        else:
+            waiter.cancel()
+
+
 class WorkerPoolExecutor:
     """A :class:`~defence_engagements.query.QueryExecutor` over worker processes.
 
@@ -370,7 +422,7 @@ class WorkerPoolExecutor:
         self._spawning = False
         self._spawned = 0
         self._context: Any = None
-        self._idle: asyncio.Queue[_Worker] | None = None
+        self._idle: _IdleWorkers | None = None
         self._starting: asyncio.Lock | None = None
         self._closed = False
         self._chores: set[asyncio.Task[None]] = set()  # replacements and retirements under way
@@ -390,10 +442,7 @@ class WorkerPoolExecutor:
             for worker, end in zip(workers, ends, strict=True):
                 await worker._connect(end)
             self._workers = workers
-            idle: asyncio.Queue[_Worker] = asyncio.Queue()
-            for worker in self._workers:
-                idle.put_nowait(worker)
-            self._idle = idle
+            self._idle = _IdleWorkers(workers)
 
     def _new_worker(self) -> _Worker:
         self._spawned += 1
@@ -407,50 +456,57 @@ class WorkerPoolExecutor:
     async def _acquire(self, wait: float) -> _Worker:
         assert self._idle is not None
         deadline = time.monotonic() + wait
-        while True:
-            if not self._idle.empty():
-                worker = self._idle.get_nowait()
-            elif self._may_burst():
-                self._spawning = True
-                try:
-                    worker = self._new_worker()
-                    await worker.start()
-                finally:
-                    self._spawning = False
-                self._workers.append(worker)
-                log.info("all query workers held by slow queries: extra worker %d", worker.index)
-                return worker
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise OverloadedError(
-                        f"all {len(self._workers)} query workers are busy; "
-                        "try again in a few seconds"
-                    )
-                try:
-                    worker = await asyncio.wait_for(
-                        self._idle.get(), timeout=min(remaining, self.burst_after)
-                    )
-                except TimeoutError:
+        waiter: asyncio.Future[_Worker] | None = None
+        try:
+            while True:
+                worker = self._idle.take() if waiter is None else None
+                if waiter is not None and waiter.done():
+                    worker, waiter = waiter.result(), None
+                if worker is None:
+                    if self._may_burst():
+                        return await self._burst()
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise OverloadedError(
+                            f"all {len(self._workers)} query workers are busy; "
+                            "try again in a few seconds"
+                        )
+                    waiter = waiter or self._idle.wait()
+                    # Wakes to look for a burst now and then, keeping its place in line.
+                    await asyncio.wait({waiter}, timeout=min(remaining, self.burst_after))
                     continue
-            if worker.channel.closed:
-                # It died while idle (the OOM killer, an operator): no query's fault.
-                self._replace(worker, "it died while idle")
-                continue
-            return worker
+                if worker.channel.closed:
+                    # It died while idle (the OOM killer, an operator): no query's fault.
+                    self._replace(worker, "it died while idle")
+                    continue
+                return worker
+        finally:
+            if waiter is not None:
+                self._idle.leave(waiter)
+
+    async def _burst(self) -> _Worker:
+        """An extra worker, started because slow queries hold every worker."""
+        self._spawning = True
+        try:
+            worker = self._new_worker()
+            await worker.start()
+        finally:
+            self._spawning = False
+        self._workers.append(worker)
+        log.info("all query workers held by slow queries: extra worker %d", worker.index)
+        return worker
 
     def _release(self, worker: _Worker) -> None:
         assert self._idle is not None
         self._busy_since.pop(id(worker), None)
         if self._closed:
             return
-        waiting = bool(getattr(self._idle, "_getters", None))
-        if len(self._workers) > self.size and not self._idle.empty() and not waiting:
+        if len(self._workers) > self.size and len(self._idle) and not self._idle.waiting:
             # Another worker is idle already: this extra one is not needed any more.
             self._workers.remove(worker)
             self._chore(asyncio.to_thread(worker.stop))
             return
-        self._idle.put_nowait(worker)
+        self._idle.put(worker)
 
     def _chore(self, work: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(work)
