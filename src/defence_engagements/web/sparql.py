@@ -56,16 +56,16 @@ async def sparql_endpoint(request: Request) -> Response:
             if request.method == "POST":
                 raise ProtocolError("the request has no query parameter")
             return await _describe_service(request, context)
-        if (
-            request.method == "GET"
-            and protocol.format_override is None
-            and negotiation.prefers_html(request.headers.get("accept"))
-        ):
-            # A shared /sparql?query=… link opened in a browser: the page, running it.
+        if request.method == "GET" and _wants_query_page(protocol, request.headers.get("accept")):
             return _query_page(request, context, protocol.query)
         return await _answer(request, context, protocol)
     except EngagementsError as error:
         return error_response(request, error)
+
+
+def _wants_query_page(protocol: ProtocolRequest, accept: str | None) -> bool:
+    """A shared /sparql?query=… link opened in a browser gets the page, running it."""
+    return protocol.format_override is None and negotiation.prefers_html(accept)
 
 
 def _timeout(protocol: ProtocolRequest, maximum: float) -> float:
@@ -104,7 +104,7 @@ def answer_without_waiting(
     answer_here = getattr(context.executor, "answer_here", None)
     if answer_here is None or protocol.query is None:
         return None
-    if protocol.format_override is None and negotiation.prefers_html(accept):
+    if _wants_query_page(protocol, accept):
         return None
     try:
         query_request, etag = _prepared(context, protocol, accept)
