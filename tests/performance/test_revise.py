@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from pathlib import Path
 
@@ -109,9 +110,7 @@ def test_transitive_chains_and_cycles_are_cut_and_joined(asserted: set[ox.Triple
         key=str,
     )[:5]
     sub_event_of = ox.NamedNode(DEX + "subEventOf")
-    chain = {
-        ox.Triple(a, sub_event_of, b) for a, b in zip(engagements, engagements[1:], strict=False)
-    }
+    chain = {ox.Triple(a, sub_event_of, b) for a, b in itertools.pairwise(engagements)}
     _revise(asserted, set(), chain)
     cycle = ox.Triple(engagements[-1], sub_event_of, engagements[0])
     _revise(asserted | chain, set(), {cycle})
