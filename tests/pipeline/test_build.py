@@ -191,6 +191,7 @@ def test_incremental_rebuild_equals_from_scratch(tree: Settings, tmp_path: Path)
 
     incremental = pipeline.build(tree, progress=Recorder())
     assert incremental.built
+    assert incremental.manifest["reasoning"] == "revision"
     # Only the changed file (and files that see it) needed a parse and a pyshacl run.
     from defence_engagements.pipeline.incremental import ParseCache
 
@@ -297,6 +298,7 @@ def test_incremental_rebuild_of_the_real_data_equals_from_scratch(tmp_path: Path
     changed.write_text(text[:label_end] + ' (edited)"@en' + text[label_end + 4 :])
     incremental = pipeline.build(real)
     assert incremental.built
+    assert incremental.manifest["reasoning"] == "revision"
 
     scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT)
     shutil.copy(changed, scratch.data_path / "engagements" / changed.name)
@@ -306,6 +308,47 @@ def test_incremental_rebuild_of_the_real_data_equals_from_scratch(tmp_path: Path
         isinstance(t.object, ox.Literal) and t.object.value.endswith(" (edited)")
         for t in _content(real)[GRAPH_DATA]
     )
+
+
+def test_a_rebuild_after_files_were_removed_added_and_edited_equals_from_scratch(
+    tmp_path: Path,
+) -> None:
+    """The inferred graph revised from the last build's (an engagement gone, a new one
+    with its own participants, posts and countries, a visit made part of a summit:
+    chains, inverses and transitivity on both sides of the change) is the one a build
+    from scratch infers; then a change to the ontology closes everything again."""
+
+    def change(tree: Settings) -> None:
+        engagements = tree.data_path / "engagements"
+        (engagements / "2011-01-13-gates-visit-to-japan.ttl").unlink()
+        summit = (engagements / "2024-04-biden-kishida-summit.ttl").read_text(encoding="utf-8")
+        (engagements / "2024-04-biden-kishida-summit-copy.ttl").write_text(
+            summit.replace("2024-04-biden-kishida-summit", "2024-04-biden-kishida-summit-copy"),
+            encoding="utf-8",
+        )
+        visit = engagements / "2024-02-cavoli-visit-to-japan.ttl"
+        visit.write_text(
+            visit.read_text(encoding="utf-8")
+            + "\nengagement:2024-02-cavoli-visit-to-japan dex:subEventOf"
+            " engagement:2024-04-biden-kishida-summit .\n",
+            encoding="utf-8",
+        )
+
+    real = make_tree(tmp_path / "real", source=REPO_ROOT)
+    pipeline.build(real)
+    change(real)
+    revised = pipeline.build(real)
+    assert revised.manifest["reasoning"] == "revision"
+    scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT)
+    change(scratch)
+    assert pipeline.build(scratch).manifest["reasoning"] == "closure"
+    assert _content(real) == _content(scratch)
+    sub_event_of = ox.NamedNode(PREFIXES["dex"] + "hasSubEvent")
+    assert any(t.predicate == sub_event_of for t in _content(real)[GRAPH_INFERRED])
+
+    ontology = real.ontology_path / "topics.ttl"
+    ontology.write_text(ontology.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert pipeline.build(real).manifest["reasoning"] == "closure"
 
 
 @pytest.mark.parametrize(

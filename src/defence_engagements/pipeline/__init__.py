@@ -38,7 +38,16 @@ from defence_engagements.namespaces import (
     GRAPH_ONTOLOGY,
     NAMED_GRAPHS,
 )
-from defence_engagements.pipeline import dumps, load, reason, statistics, void, workspace
+from defence_engagements.pipeline import (
+    dumps,
+    load,
+    reason,
+    rebuild,
+    revise,
+    statistics,
+    void,
+    workspace,
+)
 from defence_engagements.pipeline.incremental import HashCache, ParseCache, ReasoningCache
 from defence_engagements.pipeline.parse import (
     ParsedFile,
@@ -390,8 +399,17 @@ def _build(
                     _validate_in_working_store, sources, settings.validator, strict
                 )
                 cached = inferred_cache.get(key)
+                revision = None if cached else _revision_plan(settings, files, sources, engine)
                 # Queued behind validation; it does nothing when validation failed.
-                reasoning = child.submit(_reason_in_working_store, asserted, engine, work, cached)
+                reasoning = child.submit(
+                    _reason_in_working_store,
+                    sources.ontology,
+                    asserted,
+                    engine,
+                    work,
+                    cached,
+                    revision,
+                )
 
                 started = time.perf_counter()
                 store = open_writable_store(root / STORE_DIRNAME)
@@ -420,7 +438,7 @@ def _build(
                     graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
                 )
                 dumping = time.perf_counter() - started
-                links, inferred, timings["reason"] = reasoning.result()
+                links, inferred, timings["reason"], reasoned_by = reasoning.result()
                 progress.finish("reason", timings["reason"])
 
                 progress.start("store", None)
@@ -430,6 +448,7 @@ def _build(
                     graph_files,
                     work,
                     inferred,
+                    reasoned_by != "closure",
                     links,
                     {"base": settings.base_iri, "version": build_id, "modified": modified},
                     dumps_dir,
@@ -474,6 +493,8 @@ def _build(
             "graphs": counts,
             "inputs": inputs,
             "timings": timings,
+            "reasoning": reasoned_by,  # "closure", "revision" or "cache"
+            "reasoning_key": key,
             "pipeline": fingerprint(settings),
             "files": {role: len(v) for role, v in files.items()},
             "triples": {
@@ -494,6 +515,34 @@ def _build(
     # Published: what is left is housekeeping, under the build lock still.
     ParseCache(cache_dir).compact({s.sha256 for role in files.values() for s in role})
     return BuildResult(True, root, manifest, findings)
+
+
+def _revision_plan(
+    settings: Settings, files: dict[str, list[SourceFile]], sources: Sources, engine: str
+) -> rebuild.Plan | None:
+    """How the inferred graph can be revised from the published build's (see
+    :mod:`.rebuild`), or None."""
+    current = settings.current_build
+    if engine != "rules" or not current.exists():
+        return None
+    try:
+        root = current.resolve()
+        previous = read_manifest(root)
+    except StoreUnavailableError:
+        return None
+    key = previous.get("reasoning_key")
+    if previous.get("pipeline") != fingerprint(settings) or not isinstance(key, str):
+        return None
+    cache_dir = cache_root(settings.build_path)
+    return rebuild.plan(
+        previous,
+        settings.repo_root,
+        root / STORE_DIRNAME,
+        ReasoningCache(cache_dir).get(key),
+        files,
+        sources.data,
+        ParseCache(cache_dir),
+    )
 
 
 def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -> str:
@@ -535,32 +584,48 @@ def _validate_in_working_store(
 
 
 def _reason_in_working_store(
-    asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None
-) -> tuple[set[ox.Triple], Path, float]:
-    """The links, the inferred graph as an N-Triples file — ``cached`` (sorted) when
-    there is one, else the closure's, unsorted, in ``work`` — and the seconds it took.
-    The working store is released either way."""
+    ontology: list[ParsedFile],
+    asserted: list[ParsedFile],
+    engine: str,
+    work: Path,
+    cached: Path | None,
+    revision: rebuild.Plan | None,
+) -> tuple[set[ox.Triple], Path, float, str]:
+    """The links, the inferred graph as an N-Triples file, the seconds it took and how
+    the graph was had: ``cached`` (sorted) when there is one; else revised from the
+    last build's (sorted, in ``work``) when ``revision`` is given and the change allows;
+    else the closure's, unsorted, in ``work``. The working store is released either way."""
     global _working_store
     started = time.perf_counter()
     store, _working_store = _working_store, None
     assert store is not None, "validation loads the working store first"
     if _failed:
-        return set(), work, 0.0
+        return set(), work, 0.0, "closure"
     links = load.wikidata_links_in(store)
     if cached is not None:
-        return links, cached, round(time.perf_counter() - started, 3)
+        return links, cached, round(time.perf_counter() - started, 3), "cache"
+    if revision is not None:
+        try:
+            revised = rebuild.revised_inferred(store, ontology, revision, work / "inferred.nt")
+            return links, revised, round(time.perf_counter() - started, 3), "revision"
+        except revise.Unsupported:
+            del store  # it holds more than the assertions now: start again
+            gc.collect()
+            load.return_freed_memory()
+            store = workspace.workspace(asserted)
     reason.infer_in_store(store, asserted, engine=engine)
     unsorted = work / "inferred.unsorted.nt"
     store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
     del store
     load.return_freed_memory()  # the working store's, before the files are written
-    return links, unsorted, round(time.perf_counter() - started, 3)
+    return links, unsorted, round(time.perf_counter() - started, 3), "closure"
 
 
 def _write_published_files(
     asserted_files: dict[str, Path],
     work: Path,
     inferred: Path,
+    inferred_sorted: bool,
     links: set[ox.Triple],
     described_as: dict[str, str],
     dumps_dir: Path,
@@ -573,7 +638,7 @@ def _write_published_files(
     files = {
         **asserted_files,
         GRAPH_INFERRED: inferred
-        if inferred.parent != work  # from the cache: sorted already
+        if inferred_sorted
         else _sorted_file(inferred, work / "inferred.nt"),
         GRAPH_LINKS: dumps.write_graph_file(
             ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
