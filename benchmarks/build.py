@@ -60,6 +60,7 @@ def timed_build(tree: Path, build_dir: Path) -> dict[str, Any]:
         "peak_mb": usage.ru_maxrss / 1024,  # the largest single process
         "peak_tree_mb": sampler.peak_kb / 1024,  # all its processes together (sampled)
         "steps": manifest.get("timings", {}),
+        "reasoning": manifest.get("reasoning"),  # closure, revision or cache
         # all processes together, sampled, while each step ran
         "step_peak_tree_mb": sampler.peak_mb_by_step(manifest.get("timeline", {})),
         "graphs": manifest.get("graphs", {}),
@@ -181,6 +182,10 @@ def run(sizes: list[int], runs: int) -> dict[str, Any]:
                 },
                 "one_file_changed_seconds": median([r["seconds"] for r in changed]),
                 "one_file_changed_peak_mb": max(r["peak_mb"] for r in changed),
+                "one_file_changed_steps": {
+                    k: median([float(r["steps"].get(k, 0)) for r in changed]) for k in steps
+                },
+                "one_file_changed_reasoning": sorted({str(r["reasoning"]) for r in changed}),
                 "nothing_changed_seconds": median([r["seconds"] for r in unchanged]),
                 "runs": runs,
             }

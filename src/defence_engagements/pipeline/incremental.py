@@ -16,10 +16,9 @@
 - ``validate/<key>.json``: see :mod:`validate` (keyed by what the file's validation
   sees; used by ``engagements validate FILE``).
 - ``reason/<key>.nt``: the inferred graph as sorted N-Triples, keyed by the engine and
-  the hashes of every ontology and data file. OWL 2 RL is not file-local — one new
-  ``rdfs:subClassOf`` or ``owl:sameAs`` can change inferences about any entity — so
-  after any change the closure is recomputed over everything; only an unchanged input
-  set reuses it.
+  the hashes of every ontology and data file. An unchanged input set reuses it; after
+  a few changed data files the last build's entry (its key is in ``build.json``) is
+  what :mod:`.rebuild` revises; after any other change the closure is computed anew.
 
 Cache entries are written to a temporary name and renamed, so a crash leaves no half
 entry.

@@ -28,6 +28,7 @@ from defence_engagements.pipeline import reason, revise, rules
 from defence_engagements.pipeline.dumps import line_blocks
 from defence_engagements.pipeline.incremental import ParseCache
 from defence_engagements.pipeline.parse import OWN_NTRIPLES, ParsedFile, SourceFile
+from defence_engagements.store import open_store_read_only
 
 # Beyond this share of the data files (at least ten, at most five hundred files)
 # closing everything costs about what revising does.
@@ -100,7 +101,7 @@ def revised_inferred(
     new = _triples(chosen.after)
     removed = {t for t in old - new if _quad(t) not in store}  # not asserted elsewhere
     added = new - old
-    previous = ox.Store.read_only(str(chosen.store))
+    previous = open_store_read_only(chosen.store)
     asserted_graphs = (ox.NamedNode(GRAPH_DATA), ox.NamedNode(GRAPH_ONTOLOGY))
     removed_quads = {_quad(t) for t in removed}
     added_quads = {_quad(t) for t in added}
