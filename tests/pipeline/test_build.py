@@ -351,6 +351,25 @@ def test_a_rebuild_after_files_were_removed_added_and_edited_equals_from_scratch
     assert pipeline.build(real).manifest["reasoning"] == "closure"
 
 
+def test_a_data_file_that_changes_the_schema_gets_a_full_closure(tree: Settings) -> None:
+    """A data file may state schema triples; the revision leaves those to a full
+    closure, in the same build, and the result is what a build from scratch gives."""
+    pipeline.build(tree)
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(
+        changed.read_text()
+        + "dex:Meeting <http://www.w3.org/2000/01/rdf-schema#subClassOf> dex:Gathering .\n"
+    )
+    rebuilt = pipeline.build(tree)
+    assert rebuilt.manifest["reasoning"] == "closure"
+    scratch = make_tree(tree.repo_root.parent / "scratch")
+    shutil.copy(changed, scratch.data_path / "engagements" / changed.name)
+    pipeline.build(scratch)
+    assert _content(tree) == _content(scratch)
+    gathering = ox.NamedNode(PREFIXES["dex"] + "Gathering")
+    assert any(t.object == gathering for t in _content(tree)[GRAPH_INFERRED])
+
+
 @pytest.mark.parametrize(
     "engagement",
     sorted(p.name for p in (REPO_ROOT / "data" / "engagements").glob("*.ttl")),
