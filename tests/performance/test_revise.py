@@ -34,19 +34,43 @@ def _comparable(store: ox.Store) -> set[ox.Triple]:
     }
 
 
-def _revise(asserted: set[ox.Triple], removed: set[ox.Triple], added: set[ox.Triple]) -> None:
-    """Revise the closure of ``asserted`` by the change; compare with the new closure."""
+ASSERTED = ox.NamedNode("urn:x-test:asserted")
+INFERRED = ox.NamedNode("urn:x-test:inferred")
+
+
+def _revise(
+    asserted: set[ox.Triple],
+    removed: set[ox.Triple],
+    added: set[ox.Triple],
+    layout: str = "default graph",
+) -> None:
+    """Revise the closure of ``asserted`` by the change; compare with the new closure.
+    ``layout`` "named graphs": the closure kept as the build keeps it, the assertions in
+    one graph and what they entail in another."""
     new_asserted = (asserted - removed) | added
     store = _closure(asserted)
     for triple in removed:
         store.remove(ox.Quad(triple.subject, triple.predicate, triple.object))
     store.extend(ox.Quad(t.subject, t.predicate, t.object) for t in added - asserted)
+    closure: ox.Store | revise.Closure = store
+    if layout == "named graphs":
+        spread = ox.Store()
+        for quad in store:
+            graph = ASSERTED if quad.triple in new_asserted else INFERRED
+            spread.add(ox.Quad(quad.subject, quad.predicate, quad.object, graph))
+        closure = revise.Closure(spread, [ASSERTED, INFERRED], write=INFERRED)
     revise.revise_closure(
-        store,
+        closure,
         (ox.Quad(t.subject, t.predicate, t.object) for t in removed),
         (ox.Quad(t.subject, t.predicate, t.object) for t in added - asserted),
         lambda quad: quad.triple in new_asserted,
     )
+    if isinstance(closure, revise.Closure):
+        store = ox.Store()
+        store.extend(ox.Quad(q.subject, q.predicate, q.object) for q in closure.store)
+        assert {q.triple for q in closure.store.quads_for_pattern(None, None, None, ASSERTED)} == (
+            new_asserted
+        )
     expected = _comparable(_closure(new_asserted))
     got = _comparable(store)
     missing, extra = expected - got, got - expected
@@ -68,8 +92,11 @@ def _data_triples(asserted: set[ox.Triple]) -> list[ox.Triple]:
     )
 
 
+@pytest.mark.parametrize("layout", ["default graph", "named graphs"])
 @pytest.mark.parametrize("seed", range(6))
-def test_random_edits_give_the_closure_computed_anew(asserted: set[ox.Triple], seed: int) -> None:
+def test_random_edits_give_the_closure_computed_anew(
+    asserted: set[ox.Triple], seed: int, layout: str
+) -> None:
     """Remove a few asserted triples and add a few made of existing terms (an edited
     engagement file: a participant, a country, a label, a type swapped)."""
     chooser = random.Random(seed)
@@ -82,7 +109,7 @@ def test_random_edits_give_the_closure_computed_anew(asserted: set[ox.Triple], s
     for triple in chooser.sample(data, 12):
         objects = by_predicate[triple.predicate]
         added.add(ox.Triple(triple.subject, triple.predicate, chooser.choice(objects)))
-    _revise(asserted, removed, added)
+    _revise(asserted, removed, added, layout)
 
 
 def test_removing_an_engagement_file_and_adding_it_back(asserted: set[ox.Triple]) -> None:

@@ -26,12 +26,15 @@ restrictions, set operators) would read, or a datatype typed explicitly.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
 from defence_engagements.pipeline.rules import (
+    _META_CLASSES,
+    _RDF_TYPE,
+    _SCHEMA_PREDICATES,
     EQUALITY_RULES,
     JOIN_RULES,
     OWL,
@@ -60,6 +63,71 @@ class Unsupported(Exception):
     """The change needs the closure computed anew (the message says why)."""
 
 
+class Closure:
+    """A closure held in a store: in its default graph, or spread over ``graphs`` of an
+    on-disk store (the published layout: ontology, data, inferred), read as their
+    union, with what the revision adds and takes out kept in the ``write`` graph."""
+
+    def __init__(
+        self,
+        store: ox.Store,
+        graphs: Sequence[ox.NamedNode] = (),
+        write: ox.NamedNode | None = None,
+    ) -> None:
+        if bool(graphs) != (write is not None):
+            raise ValueError("named graphs to read need a graph to write, and only they do")
+        self.store = store
+        self.graphs = list(graphs)
+        self.write = write
+
+    def __contains__(self, quad: ox.Quad) -> bool:
+        if not self.graphs:
+            return quad in self.store
+        return any(
+            ox.Quad(quad.subject, quad.predicate, quad.object, graph) in self.store
+            for graph in self.graphs
+        )
+
+    def matching(
+        self, subject: ox.Term | None, predicate: ox.Term | None, obj: ox.Term | None
+    ) -> Iterator[ox.Quad]:
+        """The closure's triples matching the pattern, as default-graph quads."""
+        if not self.graphs:
+            yield from self.store.quads_for_pattern(subject, predicate, obj, _GRAPH)
+            return
+        for graph in self.graphs:
+            for quad in self.store.quads_for_pattern(subject, predicate, obj, graph):
+                yield ox.Quad(quad.subject, quad.predicate, quad.object, _GRAPH)
+
+    def add(self, quads: Iterable[ox.Quad]) -> None:
+        if self.write is None:
+            self.store.extend(quads)
+        else:
+            graph = self.write
+            self.store.extend(ox.Quad(q.subject, q.predicate, q.object, graph) for q in quads)
+
+    def remove(self, quad: ox.Quad) -> None:
+        if self.write is not None:
+            quad = ox.Quad(quad.subject, quad.predicate, quad.object, self.write)
+        self.store.remove(quad)
+
+    def ask(self, query: str) -> bool:
+        if not self.graphs:
+            return bool(self.store.query(query))
+        return bool(self.store.query(query, default_graph=self.graphs))
+
+    def schema_store(self) -> ox.Store:
+        """A store whose default graph holds (at least) the closure's schema triples."""
+        if not self.graphs:
+            return self.store
+        schema = ox.Store()
+        for predicate in _SCHEMA_PREDICATES:
+            schema.extend(self.matching(None, ox.NamedNode(predicate), None))
+        for meta in _META_CLASSES:
+            schema.extend(self.matching(None, _RDF_TYPE, ox.NamedNode(meta)))
+        return schema
+
+
 @dataclass
 class Revision:
     """What the revision took out of the closure and put into it (a triple both went
@@ -85,19 +153,21 @@ class _Rules:
 
 
 def revise_closure(
-    store: ox.Store,
+    closure: Closure | ox.Store,
     removed: Iterable[ox.Quad],
     added: Iterable[ox.Quad],
     is_asserted: Callable[[ox.Quad], bool],
 ) -> Revision:
-    """Turn ``store`` into the closure of the new assertions.
+    """Turn ``closure`` (a store: its default graph) into the closure of the new
+    assertions.
 
-    On entry the default graph of ``store`` holds the old closure with the ``removed``
-    assertions taken out and the ``added`` ones put in; ``is_asserted`` tells whether
-    a triple is asserted after the change. Raises :class:`Unsupported` (leaving the
-    store as it was given) when the change needs a full closure.
+    On entry it holds the old closure with the ``removed`` assertions taken out and the
+    ``added`` ones put in; ``is_asserted`` tells whether a triple is asserted after
+    the change. Raises :class:`Unsupported` (leaving the closure as it was given)
+    when the change needs a full closure.
     """
     started = time.perf_counter()
+    store = closure if isinstance(closure, Closure) else Closure(closure)
     removed = {_default(q) for q in removed}
     added = {_default(q) for q in added}
     rules = _read_rules(store, removed | added)
@@ -105,7 +175,7 @@ def revise_closure(
     report = revision.report
 
     # 1. Overdelete, over the old closure (the removed assertions put back meanwhile).
-    store.extend(removed)
+    store.add(removed)
     gone: set[ox.Quad] = set()
     frontier = set(removed)
     while frontier:
@@ -128,7 +198,7 @@ def revise_closure(
 
     # 2. Rederive: what the remaining triples still give in one step.
     back = _rederived(store, gone, rules, report)
-    store.extend(back)
+    store.add(back)
 
     # 3. Add: close what came back and what was added, round by round.
     frontier = back | added
@@ -137,7 +207,7 @@ def revise_closure(
         fresh = {q for q in _consequences(store, frontier, rules, report) if q not in store}
         if any(_fixed(q) for q in fresh):
             raise Unsupported("the change derives schema triples")
-        store.extend(fresh)
+        store.add(fresh)
         revision.added |= fresh
         frontier = fresh
     revision.added |= back
@@ -157,7 +227,7 @@ def _fixed(quad: ox.Quad) -> bool:
     )
 
 
-def _read_rules(store: ox.Store, changed: set[ox.Quad]) -> _Rules:
+def _read_rules(closure: Closure, changed: set[ox.Quad]) -> _Rules:
     for quad in changed:
         if _fixed(quad):
             raise Unsupported(f"the change touches the schema: {quad}")
@@ -165,9 +235,12 @@ def _read_rules(store: ox.Store, changed: set[ox.Quad]) -> _Rules:
             "<http://www.w3.org/2001/XMLSchema#"
         ):
             raise Unsupported(f"a datatype typed explicitly: {quad}")
-    for rule in (*JOIN_RULES, *UNCOMPILED_DELTA_RULES, *EQUALITY_RULES[:1]):
+    store = closure.schema_store()
+    for rule in (*JOIN_RULES, *UNCOMPILED_DELTA_RULES):
         if rule.guard and store.query(rule.guard):
-            raise Unsupported(f"the schema or data call for {rule.name}")
+            raise Unsupported(f"the schema calls for {rule.name}")
+    if closure.ask(EQUALITY_RULES[0].guard):
+        raise Unsupported("the data state owl:sameAs (the equality rules)")
     if next(iter(store.quads_for_pattern(None, ox.NamedNode(OWL + "hasKey"), None, _GRAPH)), None):
         raise Unsupported("the schema has keys (prp-key)")
     chains: dict[ox.NamedNode, list[list[ox.NamedNode]]] = {}
@@ -187,7 +260,7 @@ def _read_rules(store: ox.Store, changed: set[ox.Quad]) -> _Rules:
 
 
 def _consequences(
-    store: ox.Store, triples: set[ox.Quad], rules: _Rules, report: ReasoningReport
+    store: Closure, triples: set[ox.Quad], rules: _Rules, report: ReasoningReport
 ) -> set[ox.Quad]:
     """Everything the rules derive with at least one premise among ``triples`` (all of
     them in ``store``), the rest from ``store``: the single-atom rules' consequences
@@ -223,7 +296,7 @@ def _single_atom_closure(
 
 
 def _chain_heads(
-    store: ox.Store, target: ox.NamedNode, chain: list[ox.NamedNode], position: int, quad: ox.Quad
+    store: Closure, target: ox.NamedNode, chain: list[ox.NamedNode], position: int, quad: ox.Quad
 ) -> set[ox.Quad]:
     starts = _walk(store, [quad.subject], reversed(chain[:position]), backwards=True)
     ends = _walk(store, [quad.object], chain[position + 1 :], backwards=False)
@@ -231,41 +304,39 @@ def _chain_heads(
 
 
 def _walk(
-    store: ox.Store, nodes: Iterable[ox.Term], steps: Iterable[ox.NamedNode], *, backwards: bool
+    store: Closure, nodes: Iterable[ox.Term], steps: Iterable[ox.NamedNode], *, backwards: bool
 ) -> set[ox.Term]:
     """Where the steps lead from ``nodes`` (backwards: where they come from)."""
     reached = set(nodes)
     for step in steps:
         if backwards:
-            reached = {
-                q.subject for n in reached for q in store.quads_for_pattern(None, step, n, _GRAPH)
-            }
+            reached = {q.subject for n in reached for q in store.matching(None, step, n)}
         else:
             reached = {
                 q.object
                 for n in reached
                 if not isinstance(n, ox.Literal)
-                for q in store.quads_for_pattern(n, step, None, _GRAPH)
+                for q in store.matching(n, step, None)
             }
     return reached
 
 
-def _transitive_heads(store: ox.Store, quad: ox.Quad) -> set[ox.Quad]:
+def _transitive_heads(store: Closure, quad: ox.Quad) -> set[ox.Quad]:
     """prp-trp with ``quad`` as one of its two premises, the store's relation being
     transitively closed but for the triples of this round (later rounds join those)."""
     prop = quad.predicate
     before = [
         quad.subject,
-        *(q.subject for q in store.quads_for_pattern(None, prop, quad.subject, _GRAPH)),
+        *(q.subject for q in store.matching(None, prop, quad.subject)),
     ]
     after = [quad.object]
     if not isinstance(quad.object, ox.Literal):
-        after += [q.object for q in store.quads_for_pattern(quad.object, prop, None, _GRAPH)]
+        after += [q.object for q in store.matching(quad.object, prop, None)]
     return {ox.Quad(x, prop, z, _GRAPH) for x in before for z in after} - {quad}
 
 
 def _rederived(
-    store: ox.Store, gone: set[ox.Quad], rules: _Rules, report: ReasoningReport
+    store: Closure, gone: set[ox.Quad], rules: _Rules, report: ReasoningReport
 ) -> set[ox.Quad]:
     """The triples of ``gone`` that the rules derive in one step from ``store``."""
     begun = time.perf_counter()
@@ -275,13 +346,13 @@ def _rederived(
     subjects = {q.subject for q in gone}
     touching: set[ox.Quad] = set()
     for node in subjects:
-        touching.update(store.quads_for_pattern(node, None, None, _GRAPH))
-        touching.update(store.quads_for_pattern(None, None, node, _GRAPH))
+        touching.update(store.matching(node, None, None))
+        touching.update(store.matching(None, None, node))
     back |= _single_atom_closure(touching, rules, report) & gone
     for quad in gone - back:
         prop = quad.predicate
         if prop in rules.transitive and not isinstance(quad.subject, ox.Literal):
-            middles = {q.object for q in store.quads_for_pattern(quad.subject, prop, None, _GRAPH)}
+            middles = {q.object for q in store.matching(quad.subject, prop, None)}
             if any(
                 not isinstance(m, ox.Literal) and ox.Quad(m, prop, quad.object, _GRAPH) in store
                 for m in middles
