@@ -111,6 +111,16 @@ CACHE_DIRNAME = "cache"
 KEEP_BUILDS = 3  # besides current and previous: a server may still read an older one
 
 
+def checkpoint_store(source: Path, target: Path) -> None:
+    """A copy of the store in ``source`` at ``target`` (a RocksDB checkpoint: hard links
+    to its immutable files, so milliseconds at any size), to be opened writable while
+    the original stays as it was."""
+    try:
+        open_store_read_only(source).backup(str(target))
+    except OSError as exc:
+        raise StoreUnavailableError(f"cannot copy the store {source} to {target}: {exc}") from exc
+
+
 def open_store_read_only(path: Path) -> pyoxigraph.Store:
     try:
         return pyoxigraph.Store.read_only(str(path))

@@ -28,7 +28,7 @@ from defence_engagements.namespaces import (
 )
 from defence_engagements.pipeline import dumps, void
 from defence_engagements.settings import Settings
-from defence_engagements.store import open_published_build
+from defence_engagements.store import open_published_build, read_manifest
 
 VOID = "http://rdfs.org/ns/void#"
 
@@ -343,6 +343,13 @@ def test_a_rebuild_after_files_were_removed_added_and_edited_equals_from_scratch
     change(scratch)
     assert pipeline.build(scratch).manifest["reasoning"] == "closure"
     assert _content(real) == _content(scratch)
+    # The dumps are made from the patched inferred file: byte for byte a full build's.
+    for name in ("engagements.nt.gz", "engagements-inferred.ttl", "engagements.jsonld"):
+        assert (real.current_build / "dumps" / name).read_bytes() == (
+            scratch.current_build / "dumps" / name
+        ).read_bytes(), name
+    for figure in ("graphs", "subject_bounds"):
+        assert revised.manifest[figure] == read_manifest(scratch.current_build)[figure]
     sub_event_of = ox.NamedNode(PREFIXES["dex"] + "hasSubEvent")
     assert any(t.predicate == sub_event_of for t in _content(real)[GRAPH_INFERRED])
 

@@ -70,6 +70,7 @@ from defence_engagements.store import (
     STORE_DIRNAME,
     builds_root,
     cache_root,
+    checkpoint_store,
     open_writable_store,
     publish_build,
     read_manifest,
@@ -395,28 +396,33 @@ def _build(
                 dumps_dir = root / DUMPS_DIRNAME
 
                 progress.start("validate", None)
+                cached = inferred_cache.get(key)
+                revision = None if cached else _revision_plan(settings, files, sources, engine)
+                opening = child.submit(_open_working_store, sources, revision)
                 validation = child.submit(
                     _validate_in_working_store, sources, settings.validator, strict
                 )
-                cached = inferred_cache.get(key)
-                revision = None if cached else _revision_plan(settings, files, sources, engine)
-                # Queued behind validation; it does nothing when validation failed.
-                reasoning = child.submit(
-                    _reason_in_working_store,
-                    sources.ontology,
-                    asserted,
-                    engine,
-                    work,
-                    cached,
-                    revision,
-                )
 
                 started = time.perf_counter()
-                store = open_writable_store(root / STORE_DIRNAME)
-                # Small calls: the child holds the working store meanwhile.
-                for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
-                    load.load_ntriples(store, iri, (f.ntriples for f in parsed), batch=100_000)
-                storing = time.perf_counter() - started
+                revised = None
+                if revision is not None:
+                    # While the child validates: the last build's store, revised.
+                    revised = _revised_store(root, revision, opening.result(), sources, work)
+                if revised is None:
+                    store = open_writable_store(root / STORE_DIRNAME)
+                    # Small calls: the child holds the working store meanwhile.
+                    for iri, parsed in (
+                        (GRAPH_ONTOLOGY, sources.ontology),
+                        (GRAPH_DATA, sources.data),
+                    ):
+                        load.load_ntriples(store, iri, (f.ntriples for f in parsed), batch=100_000)
+                else:
+                    store, timings["reason"] = revised
+                # Queued behind validation; it does nothing when validation failed.
+                reasoning = child.submit(
+                    _reason_in_working_store, asserted, engine, work, cached, revised is not None
+                )
+                storing = time.perf_counter() - started - timings.get("reason", 0.0)
 
                 findings, timings["validate"] = validation.result()
                 progress.finish("validate", timings["validate"])
@@ -438,7 +444,9 @@ def _build(
                     graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
                 )
                 dumping = time.perf_counter() - started
-                links, inferred, timings["reason"], reasoned_by = reasoning.result()
+                links, inferred, seconds, reasoned_by = reasoning.result()
+                if revised is None:
+                    timings["reason"] = seconds
                 progress.finish("reason", timings["reason"])
 
                 progress.start("store", None)
@@ -453,13 +461,16 @@ def _build(
                     {"base": settings.base_iri, "version": build_id, "modified": modified},
                     dumps_dir,
                 )
-                with inferred.open("rb") as handle:
-                    load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
+                if revised is None:
+                    with inferred.open("rb") as handle:
+                        load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
+                store.clear_graph(ox.NamedNode(GRAPH_LINKS))  # a revised store has the last ones
                 load.add_graph(store, GRAPH_LINKS, links)
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
                 graph_files, description, more_counts, bounds, dumping_there = publishing.result()
+                store.clear_graph(ox.NamedNode(GRAPH_METADATA))
                 load.add_graph(store, GRAPH_METADATA, description)
                 del store  # closes RocksDB before the build is published
                 storing += time.perf_counter() - started
@@ -545,6 +556,28 @@ def _revision_plan(
     )
 
 
+def _revised_store(
+    root: Path, plan: rebuild.Plan, change: rebuild.Change | None, sources: Sources, work: Path
+) -> tuple[ox.Store, float] | None:
+    """The new build's store as the last one's copy, revised by the change, with the
+    new inferred graph's file in ``work``; and the seconds it took. None, leaving
+    nothing behind, when the change needs a full closure."""
+    started = time.perf_counter()
+    assert change is not None, "a revision plan gives a change"
+    target = root / STORE_DIRNAME
+    checkpoint_store(plan.store, target)
+    store = open_writable_store(target)
+    try:
+        rebuild.revise_store(store, change, sources.ontology, plan, work / rebuild.REVISED_INFERRED)
+    except revise.Unsupported:
+        del store
+        gc.collect()
+        shutil.rmtree(target)
+        (work / rebuild.REVISED_INFERRED).unlink(missing_ok=True)
+        return None
+    return store, round(time.perf_counter() - started, 3)
+
+
 def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -> str:
     digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
     stamp = built_at.strftime("%Y%m%dT%H%M%SZ")
@@ -559,42 +592,47 @@ def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -
 
 _working_store: ox.Store | None = None
 _failed = False  # validation found what fails the build: reasoning is skipped
+_loading_seconds = 0.0
+
+
+def _open_working_store(sources: Sources, revision: rebuild.Plan | None) -> rebuild.Change | None:
+    """Load every ontology and data file into a new working store; with a revision
+    plan, return the change it makes to the last build's assertions."""
+    global _working_store, _loading_seconds
+    started = time.perf_counter()
+    _working_store = workspace.workspace([*sources.ontology, *sources.data])
+    _loading_seconds = time.perf_counter() - started
+    return rebuild.change_of(_working_store, revision) if revision is not None else None
 
 
 def _validate_in_working_store(
     sources: Sources, engine: str, strict: bool
 ) -> tuple[list[Finding], float]:
-    """Load every ontology and data file into a new working store; judge it whole.
-    Returns the findings (with lines for those that fail the build) and the seconds
-    it took."""
-    global _working_store, _failed
+    """Judge the working store whole. Returns the findings (with lines for those that
+    fail the build) and the seconds it took, the working store's loading included."""
+    global _failed
     started = time.perf_counter()
-    asserted = [*sources.ontology, *sources.data]
-    _working_store = workspace.workspace(asserted)
+    assert _working_store is not None, "_open_working_store comes first"
     validator = Validator(
         Sources.triples(sources.shapes), Sources.triples(sources.ontology), None, engine
     )
     located = fatal_severities(strict=strict)
+    asserted = [*sources.ontology, *sources.data]
     findings = validator.validate_store(_working_store, asserted, located=located)
     _failed = bool(failing(findings, strict=strict))
     del validator
     gc.collect()
     load.return_freed_memory()  # validation's, before reasoning grows the store
-    return findings, round(time.perf_counter() - started, 3)
+    return findings, round(time.perf_counter() - started + _loading_seconds, 3)
 
 
 def _reason_in_working_store(
-    ontology: list[ParsedFile],
-    asserted: list[ParsedFile],
-    engine: str,
-    work: Path,
-    cached: Path | None,
-    revision: rebuild.Plan | None,
+    asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None, revised: bool
 ) -> tuple[set[ox.Triple], Path, float, str]:
     """The links, the inferred graph as an N-Triples file, the seconds it took and how
-    the graph was had: ``cached`` (sorted) when there is one; else revised from the
-    last build's (sorted, in ``work``) when ``revision`` is given and the change allows;
-    else the closure's, unsorted, in ``work``. The working store is released either way."""
+    the graph was had: ``cached`` (sorted) when there is one; none here when the parent
+    ``revised`` it; else the closure's, unsorted, in ``work``. The working store is
+    released either way."""
     global _working_store
     started = time.perf_counter()
     store, _working_store = _working_store, None
@@ -604,15 +642,8 @@ def _reason_in_working_store(
     links = load.wikidata_links_in(store)
     if cached is not None:
         return links, cached, round(time.perf_counter() - started, 3), "cache"
-    if revision is not None:
-        try:
-            revised = rebuild.revised_inferred(store, ontology, revision, work / "inferred.nt")
-            return links, revised, round(time.perf_counter() - started, 3), "revision"
-        except revise.Unsupported:
-            del store  # it holds more than the assertions now: start again
-            gc.collect()
-            load.return_freed_memory()
-            store = workspace.workspace(asserted)
+    if revised:
+        return links, work / rebuild.REVISED_INFERRED, 0.0, "revision"
     reason.infer_in_store(store, asserted, engine=engine)
     unsorted = work / "inferred.unsorted.nt"
     store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())

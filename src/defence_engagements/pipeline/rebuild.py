@@ -1,12 +1,14 @@
-"""A rebuild's inferred graph, revised from the last build's instead of computed anew.
+"""A rebuild's store and inferred graph, revised from the last build's.
 
-When only a few data files changed since the published build, the working store
-(which holds the new assertions for validation) gets the last build's inferred graph
-and the closure of the ontology, and :func:`.revise.revise_closure` turns it into the
-new closure from the change: the triples of the changed files' old parses (the parse
-cache keeps them, by content hash) against their new ones. The new inferred graph
-is the last one's sorted file with the lines the revision took out left out and the
-lines it put in merged in: no sort, no scan of the whole closure.
+When only a few data files changed since the published build, the new store starts
+as a copy of the published one (a RocksDB checkpoint: hard links, milliseconds), and
+takes the change: the triples of the changed files' old parses (the parse cache keeps
+them, by content hash) against their new ones, found in the child's working store
+(which knows whether another file still states a triple). Its inferred graph is then
+revised by :func:`.revise.revise_closure`, in place, while the child validates. The
+new inferred graph's file is the last one's sorted file with the lines the revision
+took out left out and those it put in merged in: no bulk load, no sort, no scan of
+the whole closure.
 
 Anything the revision does not cover (the ontology changed, too many files changed,
 the last build's inferred graph or parses are gone, the schema-level rules would
@@ -23,18 +25,18 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from defence_engagements.namespaces import GRAPH_DATA, GRAPH_ONTOLOGY
+from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY
 from defence_engagements.pipeline import reason, revise, rules
-from defence_engagements.pipeline.dumps import line_blocks
 from defence_engagements.pipeline.incremental import ParseCache
 from defence_engagements.pipeline.parse import OWN_NTRIPLES, ParsedFile, SourceFile
-from defence_engagements.store import open_store_read_only
 
 # Beyond this share of the data files (at least ten, at most five hundred files)
 # closing everything costs about what revising does.
 MAX_CHANGED_SHARE = 0.05
 MAX_CHANGED_FILES = 500
-_BLANK = b"_:"
+REVISED_INFERRED = "inferred.nt"  # the new inferred graph's file, in the build's work dir
+# Where the ontology's closure waits while a revision runs (then it is removed).
+SCHEMA_CLOSURE = "urn:x-defence-engagements:build:schema-closure"
 
 
 @dataclass
@@ -89,72 +91,85 @@ def plan(
     return Plan(previous_inferred, previous_store, before, after)
 
 
-def revised_inferred(
-    store: ox.Store, ontology: list[ParsedFile], chosen: Plan, target: Path
-) -> Path:
-    """Revise the working store (holding exactly the new assertions) into the new
-    closure and write the new inferred graph, sorted, to ``target``.
+@dataclass
+class Change:
+    """The assertions a rebuild takes out and puts in, as N-Triples (cheap to send
+    between processes)."""
 
-    Raises :class:`.revise.Unsupported` when the change needs a full closure; the
-    working store is then no longer the assertions alone."""
+    removed: bytes
+    added: bytes
+
+
+def change_of(assertions: ox.Store, chosen: Plan) -> Change:
+    """The change, from a store holding exactly the new assertions: a triple the
+    changed files no longer state is removed only if no other file states it."""
     old = _triples(chosen.before)
     new = _triples(chosen.after)
-    removed = {t for t in old - new if _quad(t) not in store}  # not asserted elsewhere
-    added = new - old
-    previous = open_store_read_only(chosen.store)
-    asserted_graphs = (ox.NamedNode(GRAPH_DATA), ox.NamedNode(GRAPH_ONTOLOGY))
-    removed_quads = {_quad(t) for t in removed}
-    added_quads = {_quad(t) for t in added}
+    removed = {t for t in old - new if _quad(t) not in assertions}
+    return Change(_serialized(removed), _serialized(new - old))
+
+
+def revise_store(
+    store: ox.Store, change: Change, ontology: list[ParsedFile], chosen: Plan, target: Path
+) -> revise.Revision:
+    """Turn ``store``, a copy of the last build's published store, into this build's:
+    its data graph takes the change, its inferred graph is revised by it (see
+    :func:`.revise.revise_closure`), and the new inferred graph is written, sorted, to
+    ``target`` (the last one's file, patched). Raises :class:`.revise.Unsupported` when
+    the change needs a full closure; ``store`` is then half-changed: throw it away."""
+    data, ontology_graph, inferred = (
+        ox.NamedNode(iri) for iri in (GRAPH_DATA, GRAPH_ONTOLOGY, GRAPH_INFERRED)
+    )
+    removed = {_quad(t) for t in ox.parse(change.removed, **OWN_NTRIPLES)}
+    added = {_quad(t) for t in ox.parse(change.added, **OWN_NTRIPLES)}
+    for quad in removed:
+        store.remove(_in(quad, data))
+    store.extend(_in(quad, data) for quad in added)
 
     def is_asserted(quad: ox.Quad) -> bool:
-        if quad in added_quads:
-            return True
-        if quad in removed_quads:
-            return False
-        return any(
-            ox.Quad(quad.subject, quad.predicate, quad.object, graph) in previous
-            for graph in asserted_graphs
-        )
+        return _in(quad, data) in store or _in(quad, ontology_graph) in store
 
-    _load_ntriples(store, chosen.inferred)
-    # The closure's schema-level triples (not published, so not in the inferred file).
-    schema_closure, _ = rules.closure_of(t for parsed in ontology for t in parsed.triples)
-    store.extend(_quad(t) for t in schema_closure)
-    revision = revise.revise_closure(store, removed_quads, added_quads, is_asserted)
-    touched = revision.removed | revision.added | removed_quads | added_quads
-    keep = {
-        q.triple
-        for q in touched
-        if q in store and not is_asserted(q) and reason.is_meaningful(q.triple)
-    }
-    drop = {q.triple for q in touched} - keep
-    _patched(chosen.inferred, _lines(drop), _lines(keep), target)
-    return target
+    # The closure's triples the inferred graph leaves out (the restriction: axioms of
+    # the vocabularies, c rdfs:subClassOf owl:Thing…) follow from the ontology alone.
+    schema = ox.NamedNode(SCHEMA_CLOSURE)
+    published = revise.Closure(store, [ontology_graph, data, inferred], write=inferred)
+    closed, _ = rules.closure_of(t for parsed in ontology for t in parsed.triples)
+    store.extend(_in(_quad(t), schema) for t in closed if _quad(t) not in published)
+    closure = revise.Closure(store, [ontology_graph, data, inferred, schema], write=inferred)
+    revision = revise.revise_closure(closure, removed, added, is_asserted)
+
+    touched = revision.removed | revision.added | removed | added
+    keep: set[ox.Triple] = set()
+    for quad in touched:
+        wanted = quad in closure and not is_asserted(quad) and reason.is_meaningful(quad.triple)
+        if wanted:
+            keep.add(quad.triple)
+            store.add(_in(quad, inferred))
+        else:
+            store.remove(_in(quad, inferred))
+    store.remove_graph(schema)
+    _patched(chosen.inferred, _lines({q.triple for q in touched} - keep), _lines(keep), target)
+    return revision
 
 
 def _triples(files: Iterable[ParsedFile]) -> set[ox.Triple]:
     return {t for parsed in files for t in parsed.triples}
 
 
-def _quad(triple: ox.Triple) -> ox.Quad:
+def _quad(triple: ox.Triple | ox.Quad) -> ox.Quad:
     return ox.Quad(triple.subject, triple.predicate, triple.object, ox.DefaultGraph())
 
 
+def _in(quad: ox.Quad, graph: ox.NamedNode) -> ox.Quad:
+    return ox.Quad(quad.subject, quad.predicate, quad.object, graph)
+
+
+def _serialized(triples: Iterable[ox.Triple]) -> bytes:
+    return ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
+
+
 def _lines(triples: Iterable[ox.Triple]) -> list[bytes]:
-    body = ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES) or b""
-    return sorted(set(body.splitlines(keepends=True)))
-
-
-def _load_ntriples(store: ox.Store, path: Path) -> None:
-    """A sorted N-Triples file into the default graph, blank-node labels kept."""
-    with path.open("rb") as handle:
-        for block in line_blocks(handle, 32 << 20):
-            if _BLANK in block:
-                lines = block.splitlines(keepends=True)
-                blank = b"".join(line for line in lines if _BLANK in line)
-                store.extend(ox.parse(blank, **OWN_NTRIPLES))
-                block = b"".join(line for line in lines if _BLANK not in line)
-            store.load(block, **OWN_NTRIPLES)
+    return sorted(set(_serialized(triples).splitlines(keepends=True)))
 
 
 def _patched(source: Path, drop: list[bytes], add: list[bytes], target: Path) -> None:
