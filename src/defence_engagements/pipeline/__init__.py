@@ -424,6 +424,13 @@ def _build(
                 )
                 storing = time.perf_counter() - started - timings.get("reason", 0.0)
 
+                # A revised store leaves this process idle while the child validates:
+                # the asserted graphs' files and dumps are written meanwhile (a full
+                # build's store load keeps it busy, so they wait for the verdict).
+                if revised is not None:
+                    graph_files, dump_counts, dumping = _write_asserted_files(
+                        sources, work, dumps_dir
+                    )
                 findings, timings["validate"] = validation.result()
                 progress.finish("validate", timings["validate"])
                 fatal = failing(findings, strict=strict)
@@ -431,19 +438,10 @@ def _build(
                     raise ValidationFailedError(findings, fatal)
 
                 progress.start("reason", None)
-                started = time.perf_counter()
-                graph_files = {
-                    GRAPH_ONTOLOGY: dumps.write_graph_file(
-                        (f.ntriples for f in sources.ontology), work / "ontology.nt"
-                    ),
-                    GRAPH_DATA: dumps.write_graph_file(
-                        (f.ntriples for f in sources.data), work / "data.nt", run_lines=250_000
-                    ),
-                }
-                dump_counts = dumps.write_dumps(
-                    graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
-                )
-                dumping = time.perf_counter() - started
+                if revised is None:
+                    graph_files, dump_counts, dumping = _write_asserted_files(
+                        sources, work, dumps_dir
+                    )
                 links, inferred, seconds, reasoned_by = reasoning.result()
                 if revised is None:
                     timings["reason"] = seconds
@@ -554,6 +552,26 @@ def _revision_plan(
         sources.data,
         ParseCache(cache_dir),
     )
+
+
+def _write_asserted_files(
+    sources: Sources, work: Path, dumps_dir: Path
+) -> tuple[dict[str, Path], dict[str, int], float]:
+    """The asserted graphs as sorted N-Triples files in ``work``, the dumps made of
+    them alone, their statement counts and the seconds it took."""
+    started = time.perf_counter()
+    graph_files = {
+        GRAPH_ONTOLOGY: dumps.write_graph_file(
+            (f.ntriples for f in sources.ontology), work / "ontology.nt"
+        ),
+        GRAPH_DATA: dumps.write_graph_file(
+            (f.ntriples for f in sources.data), work / "data.nt", run_lines=250_000
+        ),
+    }
+    counts = dumps.write_dumps(
+        graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
+    )
+    return graph_files, counts, time.perf_counter() - started
 
 
 def _revised_store(
