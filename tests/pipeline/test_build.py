@@ -358,6 +358,27 @@ def test_a_rebuild_after_files_were_removed_added_and_edited_equals_from_scratch
     assert pipeline.build(real).manifest["reasoning"] == "closure"
 
 
+def test_a_removed_ontology_file_is_not_taken_for_a_data_file(
+    tree: Settings, tmp_path: Path
+) -> None:
+    """build.json names inputs without their roles: a file gone from ontology/ must not
+    pass for a removed data file (its triples would stay in the ontology graph)."""
+    extra = tree.ontology_path / "extra.ttl"
+    extra.write_text(
+        "<https://w3id.org/defence-engagements/def#Meeting>"
+        ' <http://www.w3.org/2000/01/rdf-schema#comment> "A gathering." .\n'
+    )
+    pipeline.build(tree)
+    extra.unlink()
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text().replace('"Second meeting"@en', '"Second"@en'))
+    assert pipeline.build(tree).manifest["reasoning"] == "closure"
+    scratch = make_tree(tmp_path / "scratch")
+    shutil.copy(changed, scratch.data_path / "engagements" / changed.name)
+    pipeline.build(scratch)
+    assert _content(tree) == _content(scratch)
+
+
 def test_a_data_file_that_changes_the_schema_gets_a_full_closure(tree: Settings) -> None:
     """A data file may state schema triples; the revision leaves those to a full
     closure, in the same build, and the result is what a build from scratch gives."""

@@ -546,6 +546,7 @@ def _revision_plan(
     return rebuild.plan(
         previous,
         settings.repo_root,
+        display_name(settings.data_path, settings.repo_root).rstrip("/") + "/",
         root / STORE_DIRNAME,
         ReasoningCache(cache_dir).get(key),
         files,

@@ -52,13 +52,15 @@ class Plan:
 def plan(
     previous: dict[str, object],
     repo_root: Path,
+    data_directory: str,
     previous_store: Path,
     previous_inferred: Path | None,
     files: dict[str, list[SourceFile]],
     parsed_data: list[ParsedFile],
     cache: ParseCache,
 ) -> Plan | None:
-    """A plan when the inputs differ from the last build's only in a few data files."""
+    """A plan when the inputs differ from the last build's only in a few data files
+    (their names start with ``data_directory``, as build.json gives them)."""
     if previous_inferred is None or not previous_store.is_dir():
         return None
     inputs_before = previous.get("inputs")
@@ -69,12 +71,11 @@ def plan(
             if inputs_before.get(source.name) != source.sha256:
                 return None
     now = {s.name: s.sha256 for role in files.values() for s in role}
-    fixed = {s.name for role in ("ontology", "shapes") for s in files[role]}
-    if any(name not in now for name in inputs_before if name in fixed):
-        return None  # an ontology or shapes file was removed
     changed = {
         name for name in set(inputs_before) | set(now) if inputs_before.get(name) != now.get(name)
     }
+    if not all(name.startswith(data_directory) for name in changed):
+        return None  # an ontology or shapes file was removed
     limit = min(MAX_CHANGED_FILES, max(10, int(MAX_CHANGED_SHARE * len(files["data"]))))
     if len(changed) > limit:
         return None
