@@ -11,7 +11,14 @@ from pipeline_support import make_tree
 
 from defence_engagements import pipeline
 from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
-from defence_engagements.pipeline.dumps import CHECKSUMS, DUMPS, write_dumps, write_graph_file
+from defence_engagements.pipeline import statistics
+from defence_engagements.pipeline.dumps import (
+    CHECKSUMS,
+    DUMPS,
+    DumpWriter,
+    write_dumps,
+    write_graph_file,
+)
 from defence_engagements.store import open_published_build
 
 
@@ -59,3 +66,25 @@ def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) ->
         (tmp_path / "inline" / n).read_bytes() == (result.root / "dumps" / n).read_bytes()
         for n in same
     )
+
+
+def test_work_run_beside_the_dumps_gives_what_it_gives_here(tmp_path: Path) -> None:
+    """The publishing step counts subject maxima in a worker while dumps are written:
+    the same figures as in this process, and per graph they add up."""
+    tree = make_tree(tmp_path / "tree")
+    pipeline.build(tree)
+    store = open_published_build(tree.current_build).store
+    graph_files = {
+        graph: write_graph_file(
+            store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph)) or b"",
+            tmp_path / f"graph-{position}.nt",
+        )
+        for position, graph in enumerate(NAMED_GRAPHS)
+    }
+    here = statistics.subject_bounds(graph_files)
+    with DumpWriter(graph_files, tmp_path / "dumps", parallel=True) as writer:
+        beside = writer.run(statistics.subject_bounds, graph_files).result()
+    assert beside == here
+    parts = [statistics.subject_bounds({g: p}) for g, p in graph_files.items()]
+    assert statistics.sum_bounds(*parts) == here
+    assert here["any"] > 0

@@ -424,13 +424,8 @@ def _build(
                 )
                 storing = time.perf_counter() - started - timings.get("reason", 0.0)
 
-                # A revised store leaves this process idle while the child validates:
-                # the asserted graphs' files and dumps are written meanwhile (a full
-                # build's store load keeps it busy, so they wait for the verdict).
-                if revised is not None:
-                    graph_files, dump_counts, dumping = _write_asserted_files(
-                        sources, work, dumps_dir
-                    )
+                # While the child validates: the asserted graphs' files and dumps.
+                graph_files, dump_counts, dumping = _write_asserted_files(sources, work, dumps_dir)
                 findings, timings["validate"] = validation.result()
                 progress.finish("validate", timings["validate"])
                 fatal = failing(findings, strict=strict)
@@ -438,10 +433,6 @@ def _build(
                     raise ValidationFailedError(findings, fatal)
 
                 progress.start("reason", None)
-                if revised is None:
-                    graph_files, dump_counts, dumping = _write_asserted_files(
-                        sources, work, dumps_dir
-                    )
                 links, inferred, seconds, reasoned_by = reasoning.result()
                 if revised is None:
                     timings["reason"] = seconds
@@ -694,13 +685,23 @@ def _write_published_files(
             ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
         ),
     }
-    description = void.describe(void.figures_of(files), dumps=dumps.DUMP_NAMES, **described_as)
-    files[GRAPH_METADATA] = dumps.write_graph_file(
-        ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
-    )
     remaining = [name for name in dumps.DUMPS if name not in dumps.dumps_of(asserted_files)]
-    counts = dumps.write_dumps(files, dumps_dir, names=remaining)
-    bounds = statistics.subject_bounds(files)
+    described = [name for name in remaining if GRAPH_METADATA in dumps.DUMPS[name][0]]
+    with dumps.DumpWriter(files, dumps_dir) as writer:
+        # The workers start on what needs no description while this process counts it.
+        writer.write(files, [name for name in remaining if name not in described])
+        content_bounds = writer.run(statistics.subject_bounds, dict(files))
+        figures = void.figures_of(files)
+        description = void.describe(figures, dumps=dumps.DUMP_NAMES, **described_as)
+        files[GRAPH_METADATA] = dumps.write_graph_file(
+            ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
+        )
+        writer.write(files, described)
+        bounds = statistics.sum_bounds(
+            content_bounds.result(),
+            statistics.subject_bounds({GRAPH_METADATA: files[GRAPH_METADATA]}),
+        )
+        counts = writer.results()
     return files, description, counts, bounds, round(time.perf_counter() - started, 3)
 
 

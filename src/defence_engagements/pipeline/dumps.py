@@ -14,8 +14,8 @@ import io
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -169,23 +169,65 @@ def write_dumps(
     ``parallel`` (default: when the graphs are big) writes them in worker processes;
     the bytes are the same either way.
     """
-    directory.mkdir(parents=True, exist_ok=True)
     chosen = list(DUMPS) if names is None else list(names)
-    jobs = [
-        (name, [graph_files[graph] for graph in DUMPS[name][0]], DUMPS[name][0], directory)
-        for name in chosen
-    ]
-    if parallel is None:
-        parallel = sum(path.stat().st_size for path in graph_files.values()) > PARALLEL_DUMPS_BYTES
-    if parallel and len(jobs) > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(os.cpu_count() or 1, mp_context=context) as pool:
-            counts = list(pool.map(_write_dump, *zip(*jobs, strict=True)))
-    else:
-        counts = [_write_dump(*job) for job in jobs]
+    with DumpWriter(graph_files, directory, parallel=parallel) as writer:
+        writer.write(graph_files, chosen)
+        counts = writer.results()
     if names is None:
         write_checksums(directory, DUMPS)
-    return dict(zip(chosen, counts, strict=True))
+    return counts
+
+
+class DumpWriter:
+    """Dumps (and other work on the graph files) handed to one worker process per core
+    when the graphs are big, so the caller can go on meanwhile; else written here, at
+    once. ``results`` waits for every dump and gives statements per file."""
+
+    def __init__(
+        self, graph_files: Mapping[str, Path], directory: Path, *, parallel: bool | None = None
+    ) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        if parallel is None:
+            size = sum(path.stat().st_size for path in graph_files.values())
+            parallel = size > PARALLEL_DUMPS_BYTES
+        self._pool = (
+            ProcessPoolExecutor(
+                os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
+            )
+            if parallel
+            else None
+        )
+        self._written: dict[str, Future[int] | int] = {}
+
+    def __enter__(self) -> DumpWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=exc[0] is not None)
+
+    def write(self, graph_files: Mapping[str, Path], names: Iterable[str]) -> None:
+        for name in names:
+            graphs = DUMPS[name][0]
+            job = (name, [graph_files[g] for g in graphs], graphs, self.directory)
+            self._written[name] = (
+                self._pool.submit(_write_dump, *job) if self._pool else _write_dump(*job)
+            )
+
+    def run(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
+        """``function(*args)`` in a worker (picklable), or here."""
+        if self._pool is not None:
+            return self._pool.submit(function, *args)
+        done: Future[Any] = Future()
+        done.set_result(function(*args))
+        return done
+
+    def results(self) -> dict[str, int]:
+        return {
+            name: count if isinstance(count, int) else count.result()
+            for name, count in self._written.items()
+        }
 
 
 def dumps_of(graphs: Iterable[str]) -> list[str]:

@@ -31,6 +31,15 @@ def subject_bounds(graph_files: Mapping[str, Path]) -> dict[str, Any]:
     return {"any": most, "by_predicate": dict(sorted(by_predicate.items()))}
 
 
+def sum_bounds(*parts: dict[str, Any]) -> dict[str, Any]:
+    """The bounds of the graphs of several :func:`subject_bounds` together."""
+    by_predicate: dict[str, int] = {}
+    for part in parts:
+        for predicate, count in part["by_predicate"].items():
+            by_predicate[predicate] = by_predicate.get(predicate, 0) + count
+    return {"any": sum(p["any"] for p in parts), "by_predicate": dict(sorted(by_predicate.items()))}
+
+
 def _maxima(lines: Iterable[bytes]) -> tuple[int, dict[str, int]]:
     """One sorted, distinct graph file: its lines come grouped by subject, and within
     a subject by predicate (lines that share a prefix are consecutive)."""
