@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import shutil
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -11,6 +12,7 @@ import pytest
 from benchmarks import closures
 
 from defence_engagements.pipeline import revise, rules
+from defence_engagements.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEX = "https://w3id.org/defence-engagements/def#"
@@ -175,3 +177,60 @@ def test_a_transitive_link_with_another_path_stays(asserted: set[ox.Triple]) -> 
     _revise(asserted | diamond, {ox.Triple(a, within, b)}, set())
     chain = {ox.Triple(a, within, b), ox.Triple(b, within, c), ox.Triple(c, within, d)}
     _revise(asserted | chain, {ox.Triple(b, within, c)}, {ox.Triple(b, within, d)})
+
+
+def test_a_generated_tree_rebuilt_after_edits_equals_a_build_from_scratch(
+    generated_tree: Path, tmp_path: Path
+) -> None:
+    """Two engagements gone, one relabelled, one added under a new slug, in a tree of
+    generated engagements sharing people, posts, organisations and places: the build
+    that revises the last one publishes what a build from scratch does."""
+    from defence_engagements import pipeline
+    from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
+    from defence_engagements.settings import load_settings
+    from defence_engagements.store import open_published_build
+
+    def tree(root: Path) -> Settings:
+        for part in ("ontology", "data", "shapes"):
+            shutil.copytree(generated_tree / part, root / part)
+        return load_settings(repo_root=root, build_dir=root / "build")
+
+    def edit(settings: Settings) -> None:
+        engagements = sorted((settings.data_path / "engagements").glob("*.ttl"))
+        unreferenced = [
+            p for p in engagements if "2024-03-11-useucom" in p.name or "usfj" in p.name
+        ]
+        for path in unreferenced[:2]:
+            path.unlink()
+        summit = next(p for p in engagements if "biden-kishida-summit" in p.name)
+        text = summit.read_text(encoding="utf-8")
+        copy = summit.with_name(summit.stem + "-copy.ttl")
+        copy.write_text(text.replace(summit.stem, copy.stem), encoding="utf-8")
+        visit = next(p for p in engagements if "cavoli-visit" in p.name)
+        visit.write_text(
+            visit.read_text(encoding="utf-8").replace("synthetic ", "synthetic, edited, ", 1),
+            encoding="utf-8",
+        )
+
+    def content(settings: Settings) -> dict[str, set[ox.Triple]]:
+        store = open_published_build(settings.current_build).store
+        return {
+            graph: {
+                q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+            }
+            for graph in NAMED_GRAPHS
+            if graph != GRAPH_METADATA
+        }
+
+    revised = tree(tmp_path / "revised")
+    pipeline.build(revised)
+    edit(revised)
+    assert pipeline.build(revised).manifest["reasoning"] == "revision"
+    scratch = tree(tmp_path / "scratch")
+    edit(scratch)
+    pipeline.build(scratch)
+    assert content(revised) == content(scratch)
+    for name in ("engagements.nt.gz", "engagements-inferred.ttl"):
+        assert (revised.current_build / "dumps" / name).read_bytes() == (
+            scratch.current_build / "dumps" / name
+        ).read_bytes(), name

@@ -379,6 +379,17 @@ def test_a_removed_ontology_file_is_not_taken_for_a_data_file(
     assert _content(tree) == _content(scratch)
 
 
+def test_a_last_store_that_cannot_be_copied_leaves_the_full_path(tree: Settings) -> None:
+    pipeline.build(tree)
+    (tree.current_build / "store" / "CURRENT").unlink()  # RocksDB cannot open it now
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text().replace('"Second meeting"@en', '"Second"@en'))
+    rebuilt = pipeline.build(tree)
+    assert rebuilt.manifest["reasoning"] == "closure"
+    label = ox.Literal("Second", language="en")
+    assert any(t.object == label for t in _content(tree)[GRAPH_DATA])
+
+
 def test_a_data_file_that_changes_the_schema_gets_a_full_closure(tree: Settings) -> None:
     """A data file may state schema triples; the revision leaves those to a full
     closure, in the same build, and the result is what a build from scratch gives."""

@@ -571,18 +571,21 @@ def _revised_store(
 ) -> tuple[ox.Store, float] | None:
     """The new build's store as the last one's copy, revised by the change, with the
     new inferred graph's file in ``work``; and the seconds it took. None, leaving
-    nothing behind, when the change needs a full closure."""
+    nothing behind, when the change needs a full closure or the copy fails."""
     started = time.perf_counter()
     assert change is not None, "a revision plan gives a change"
     target = root / STORE_DIRNAME
-    checkpoint_store(plan.store, target)
-    store = open_writable_store(target)
+    store = None
     try:
+        checkpoint_store(plan.store, target)
+        store = open_writable_store(target)
         rebuild.revise_store(store, change, sources.ontology, plan, work / rebuild.REVISED_INFERRED)
-    except revise.Unsupported:
+    except (revise.Unsupported, StoreUnavailableError):
+        # The full path then: the change needs a full closure, or the last build's
+        # store cannot be copied.
         del store
         gc.collect()
-        shutil.rmtree(target)
+        shutil.rmtree(target, ignore_errors=True)
         (work / rebuild.REVISED_INFERRED).unlink(missing_ok=True)
         return None
     return store, round(time.perf_counter() - started, 3)

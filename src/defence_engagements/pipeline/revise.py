@@ -163,24 +163,25 @@ def revise_closure(
 
     On entry it holds the old closure with the ``removed`` assertions taken out and the
     ``added`` ones put in; ``is_asserted`` tells whether a triple is asserted after
-    the change. Raises :class:`Unsupported` (leaving the closure as it was given)
-    when the change needs a full closure.
+    the change. Raises :class:`Unsupported` when the change needs a full closure:
+    before anything is touched when the change itself says so (the schema, a guarded
+    rule), else half-way (what it derives is schema): throw the closure away then.
     """
     started = time.perf_counter()
-    store = closure if isinstance(closure, Closure) else Closure(closure)
+    closure = closure if isinstance(closure, Closure) else Closure(closure)
     removed = {_default(q) for q in removed}
     added = {_default(q) for q in added}
-    rules = _read_rules(store, removed | added)
+    rules = _read_rules(closure, removed | added)
     revision = Revision()
     report = revision.report
 
     # 1. Overdelete, over the old closure (the removed assertions put back meanwhile).
-    store.add(removed)
+    closure.add(removed)
     gone: set[ox.Quad] = set()
     frontier = set(removed)
     while frontier:
         report.rounds += 1
-        consequences = _consequences(store, frontier, rules, report)
+        consequences = _consequences(closure, frontier, rules, report)
         frontier = {
             q
             for q in consequences
@@ -188,26 +189,26 @@ def revise_closure(
             and q not in removed
             and not _fixed(q)
             and not is_asserted(q)
-            and q in store
+            and q in closure
         }
         gone |= frontier
     gone |= removed
     for quad in gone:
-        store.remove(quad)
+        closure.remove(quad)
     revision.removed = gone
 
     # 2. Rederive: what the remaining triples still give in one step.
-    back = _rederived(store, gone, rules, report)
-    store.add(back)
+    back = _rederived(closure, gone, rules, report)
+    closure.add(back)
 
     # 3. Add: close what came back and what was added, round by round.
     frontier = back | added
     while frontier:
         report.rounds += 1
-        fresh = {q for q in _consequences(store, frontier, rules, report) if q not in store}
+        fresh = {q for q in _consequences(closure, frontier, rules, report) if q not in closure}
         if any(_fixed(q) for q in fresh):
             raise Unsupported("the change derives schema triples")
-        store.add(fresh)
+        closure.add(fresh)
         revision.added |= fresh
         frontier = fresh
     revision.added |= back
@@ -260,10 +261,10 @@ def _read_rules(closure: Closure, changed: set[ox.Quad]) -> _Rules:
 
 
 def _consequences(
-    store: Closure, triples: set[ox.Quad], rules: _Rules, report: ReasoningReport
+    closure: Closure, triples: set[ox.Quad], rules: _Rules, report: ReasoningReport
 ) -> set[ox.Quad]:
     """Everything the rules derive with at least one premise among ``triples`` (all of
-    them in ``store``), the rest from ``store``: the single-atom rules' consequences
+    them in ``closure``), the rest from ``closure``: the single-atom rules' consequences
     in any number of steps, chains and transitivity in one."""
     derived = _single_atom_closure(triples, rules, report) - triples
     begun = time.perf_counter()
@@ -275,9 +276,9 @@ def _consequences(
                 for chain in chains:
                     for position, step in enumerate(chain):
                         if step == predicate:
-                            derived |= _chain_heads(store, target, chain, position, quad)
+                            derived |= _chain_heads(closure, target, chain, position, quad)
         if predicate in rules.transitive:
-            derived |= _transitive_heads(store, quad)
+            derived |= _transitive_heads(closure, quad)
     _timed(report, "revise-joins", begun)
     return {q for q in derived if not isinstance(q.subject, ox.Literal)}
 
@@ -296,49 +297,49 @@ def _single_atom_closure(
 
 
 def _chain_heads(
-    store: Closure, target: ox.NamedNode, chain: list[ox.NamedNode], position: int, quad: ox.Quad
+    closure: Closure, target: ox.NamedNode, chain: list[ox.NamedNode], position: int, quad: ox.Quad
 ) -> set[ox.Quad]:
-    starts = _walk(store, [quad.subject], reversed(chain[:position]), backwards=True)
-    ends = _walk(store, [quad.object], chain[position + 1 :], backwards=False)
+    starts = _walk(closure, [quad.subject], reversed(chain[:position]), backwards=True)
+    ends = _walk(closure, [quad.object], chain[position + 1 :], backwards=False)
     return {ox.Quad(x, target, z, _GRAPH) for x in starts for z in ends}
 
 
 def _walk(
-    store: Closure, nodes: Iterable[ox.Term], steps: Iterable[ox.NamedNode], *, backwards: bool
+    closure: Closure, nodes: Iterable[ox.Term], steps: Iterable[ox.NamedNode], *, backwards: bool
 ) -> set[ox.Term]:
     """Where the steps lead from ``nodes`` (backwards: where they come from)."""
     reached = set(nodes)
     for step in steps:
         if backwards:
-            reached = {q.subject for n in reached for q in store.matching(None, step, n)}
+            reached = {q.subject for n in reached for q in closure.matching(None, step, n)}
         else:
             reached = {
                 q.object
                 for n in reached
                 if not isinstance(n, ox.Literal)
-                for q in store.matching(n, step, None)
+                for q in closure.matching(n, step, None)
             }
     return reached
 
 
-def _transitive_heads(store: Closure, quad: ox.Quad) -> set[ox.Quad]:
-    """prp-trp with ``quad`` as one of its two premises, the store's relation being
+def _transitive_heads(closure: Closure, quad: ox.Quad) -> set[ox.Quad]:
+    """prp-trp with ``quad`` as one of its two premises, the closure's relation being
     transitively closed but for the triples of this round (later rounds join those)."""
     prop = quad.predicate
     before = [
         quad.subject,
-        *(q.subject for q in store.matching(None, prop, quad.subject)),
+        *(q.subject for q in closure.matching(None, prop, quad.subject)),
     ]
     after = [quad.object]
     if not isinstance(quad.object, ox.Literal):
-        after += [q.object for q in store.matching(quad.object, prop, None)]
+        after += [q.object for q in closure.matching(quad.object, prop, None)]
     return {ox.Quad(x, prop, z, _GRAPH) for x in before for z in after} - {quad}
 
 
 def _rederived(
-    store: Closure, gone: set[ox.Quad], rules: _Rules, report: ReasoningReport
+    closure: Closure, gone: set[ox.Quad], rules: _Rules, report: ReasoningReport
 ) -> set[ox.Quad]:
-    """The triples of ``gone`` that the rules derive in one step from ``store``."""
+    """The triples of ``gone`` that the rules derive in one step from ``closure``."""
     begun = time.perf_counter()
     back: set[ox.Quad] = set()
     # Single-atom rules: the premise holds the conclusion's subject (as its subject or
@@ -346,21 +347,21 @@ def _rederived(
     subjects = {q.subject for q in gone}
     touching: set[ox.Quad] = set()
     for node in subjects:
-        touching.update(store.matching(node, None, None))
-        touching.update(store.matching(None, None, node))
+        touching.update(closure.matching(node, None, None))
+        touching.update(closure.matching(None, None, node))
     back |= _single_atom_closure(touching, rules, report) & gone
     for quad in gone - back:
         prop = quad.predicate
         if prop in rules.transitive and not isinstance(quad.subject, ox.Literal):
-            middles = {q.object for q in store.matching(quad.subject, prop, None)}
+            middles = {q.object for q in closure.matching(quad.subject, prop, None)}
             if any(
-                not isinstance(m, ox.Literal) and ox.Quad(m, prop, quad.object, _GRAPH) in store
+                not isinstance(m, ox.Literal) and ox.Quad(m, prop, quad.object, _GRAPH) in closure
                 for m in middles
             ):
                 back.add(quad)
                 continue
         for chain in rules.chains.get(prop, ()):  # type: ignore[call-overload]
-            if quad.object in _walk(store, [quad.subject], chain, backwards=False):
+            if quad.object in _walk(closure, [quad.subject], chain, backwards=False):
                 back.add(quad)
                 break
     _timed(report, "revise-rederive", begun)
