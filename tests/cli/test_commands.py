@@ -145,6 +145,16 @@ def test_unchanged_build_says_so_and_if_stale_too(built: Settings) -> None:
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
 
 
+def test_a_rebuild_says_how_it_had_the_inferred_graph(built: Settings) -> None:
+    changed = built.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text().replace('"Second meeting"@en', '"Second"@en'))
+    result = run(built, "build")
+    assert result.returncode == 0, result.stderr
+    assert "inferred (revised from the last build)" in result.stdout
+    forced = run(built, "build", "--force")
+    assert "inferred (as cached for these inputs)" in forced.stdout
+
+
 def test_rollback_swaps_current_and_previous(built: Settings) -> None:
     first = built.current_build.resolve()
     assert run(built, "build", "--force").returncode == 0

@@ -226,13 +226,20 @@ def build(
         console.print(f"{len(warnings)} warning(s) (engagements validate shows them)")
     files = manifest["files"]
     triples = manifest["triples"]
+    how = INFERRED_HOW.get(manifest.get("reasoning", ""), "")
     console.print(
         f"built {manifest['version']}: {sum(files.values())} files "
         f"({files['ontology']} ontology, {files['data']} data, {files['shapes']} shapes); "
-        f"{triples['asserted']} asserted, {triples['inferred']} inferred, "
+        f"{triples['asserted']} asserted, {triples['inferred']} inferred{how}, "
         f"{triples['links']} link triples; {sum(manifest['timings'].values()):.1f} s"
     )
     console.print(f"published at {settings.current_build} -> {result.root}")
+
+
+INFERRED_HOW = {
+    "revision": " (revised from the last build)",
+    "cache": " (as cached for these inputs)",
+}
 
 
 @app.command()
