@@ -87,6 +87,11 @@ def asserted(generated_tree: Path) -> set[ox.Triple]:
     return {q.triple for q in closures.load_tree(generated_tree)}
 
 
+def _engagements(asserted: set[ox.Triple]) -> list[ox.Term]:
+    own = "<https://w3id.org/defence-engagements/id/engagement/"
+    return sorted({t.subject for t in asserted if str(t.subject).startswith(own)}, key=str)
+
+
 def _data_triples(asserted: set[ox.Triple]) -> list[ox.Triple]:
     return sorted(
         (t for t in asserted if not revise._fixed(ox.Quad(t.subject, t.predicate, t.object))),
@@ -115,14 +120,7 @@ def test_random_edits_give_the_closure_computed_anew(
 
 
 def test_removing_an_engagement_file_and_adding_it_back(asserted: set[ox.Triple]) -> None:
-    engagement = sorted(
-        {
-            t.subject
-            for t in asserted
-            if str(t.subject).startswith("<https://w3id.org/defence-engagements/id/engagement/")
-        },
-        key=str,
-    )[3]
+    engagement = _engagements(asserted)[3]
     about = {t for t in asserted if t.subject == engagement or t.object == engagement}
     _revise(asserted, about, set())
     _revise(asserted - about, set(), about)
@@ -130,14 +128,7 @@ def test_removing_an_engagement_file_and_adding_it_back(asserted: set[ox.Triple]
 
 def test_transitive_chains_and_cycles_are_cut_and_joined(asserted: set[ox.Triple]) -> None:
     """subEventOf is transitive: links that make a chain, a cycle, then cut it."""
-    engagements = sorted(
-        {
-            t.subject
-            for t in asserted
-            if str(t.subject).startswith("<https://w3id.org/defence-engagements/id/engagement/")
-        },
-        key=str,
-    )[:5]
+    engagements = _engagements(asserted)[:5]
     sub_event_of = ox.NamedNode(DEX + "subEventOf")
     chain = {ox.Triple(a, sub_event_of, b) for a, b in itertools.pairwise(engagements)}
     _revise(asserted, set(), chain)

@@ -19,6 +19,7 @@ from defence_engagements.pipeline.dumps import (
     write_dumps,
     write_graph_file,
 )
+from defence_engagements.settings import Settings
 from defence_engagements.store import open_published_build
 
 
@@ -40,18 +41,23 @@ def test_runs_merged_from_disk_give_the_lines_of_one_sort(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs.nt", "whole.nt"]  # no runs left
 
 
+def _published_graph_files(tree: Settings, directory: Path) -> dict[str, Path]:
+    """Each graph of the published build as a sorted N-Triples file in ``directory``."""
+    store = open_published_build(tree.current_build).store
+    return {
+        graph: write_graph_file(
+            store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph)) or b"",
+            directory / f"graph-{position}.nt",
+        )
+        for position, graph in enumerate(NAMED_GRAPHS)
+    }
+
+
 def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) -> None:
     tree = make_tree(tmp_path / "tree")
     result = pipeline.build(tree)
     assert result.root is not None
-    store = open_published_build(tree.current_build).store
-    graph_files = {
-        graph: write_graph_file(
-            store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph)) or b"",
-            tmp_path / f"graph-{position}.nt",
-        )
-        for position, graph in enumerate(NAMED_GRAPHS)
-    }
+    graph_files = _published_graph_files(tree, tmp_path)
     inline = write_dumps(graph_files, tmp_path / "inline", parallel=False)
     in_workers = write_dumps(graph_files, tmp_path / "workers", parallel=True)
 
@@ -73,14 +79,7 @@ def test_work_run_beside_the_dumps_gives_what_it_gives_here(tmp_path: Path) -> N
     the same figures as in this process, and per graph they add up."""
     tree = make_tree(tmp_path / "tree")
     pipeline.build(tree)
-    store = open_published_build(tree.current_build).store
-    graph_files = {
-        graph: write_graph_file(
-            store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(graph)) or b"",
-            tmp_path / f"graph-{position}.nt",
-        )
-        for position, graph in enumerate(NAMED_GRAPHS)
-    }
+    graph_files = _published_graph_files(tree, tmp_path)
     here = statistics.subject_bounds(graph_files)
     with DumpWriter(graph_files, tmp_path / "dumps", parallel=True) as writer:
         beside = writer.run(statistics.subject_bounds, graph_files).result()
