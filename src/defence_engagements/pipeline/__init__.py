@@ -4,8 +4,9 @@
 step succeeded switches ``build/current`` to it (the old one becomes
 ``build/previous``). Any failure removes the half-made directory and leaves the
 published build as it was. Work is cached per file under ``build/cache/`` (see
-:mod:`.incremental`), and a build whose inputs are those of the current build is a
-no-op unless forced.
+:mod:`.incremental`), a build whose inputs are those of the current build is a
+no-op unless forced, and a build after a few changed data files starts from the
+published one: its store copied and its inferred graph revised (see :mod:`.rebuild`).
 """
 
 from __future__ import annotations
