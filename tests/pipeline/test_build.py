@@ -390,6 +390,22 @@ def test_a_last_store_that_cannot_be_copied_leaves_the_full_path(tree: Settings)
     assert any(t.object == label for t in _content(tree)[GRAPH_DATA])
 
 
+def test_a_revised_build_that_fails_validation_publishes_nothing(tree: Settings) -> None:
+    """A revision copies and changes the store and writes every file before the
+    verdict: a violation still leaves the published build as it was, and nothing else."""
+    pipeline.build(tree)
+    before = _snapshot(tree.build_path / "builds")
+    target = os.readlink(tree.current_build)
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text().replace('rdfs:label "Second meeting"@en ;', ""))
+    with pytest.raises(pipeline.ValidationFailedError):
+        pipeline.build(tree)
+    assert _snapshot(tree.build_path / "builds") == before
+    assert os.readlink(tree.current_build) == target
+    label = ox.Literal("Second meeting", language="en")
+    assert any(t.object == label for t in _content(tree)[GRAPH_DATA])
+
+
 def test_a_data_file_that_changes_the_schema_gets_a_full_closure(tree: Settings) -> None:
     """A data file may state schema triples; the revision leaves those to a full
     closure, in the same build, and the result is what a build from scratch gives."""

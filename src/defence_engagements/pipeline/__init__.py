@@ -408,7 +408,8 @@ def _build(
                 revised = None
                 if revision is not None:
                     # While the child validates: the last build's store, revised.
-                    revised = _revised_store(root, revision, opening.result(), sources, work)
+                    change, early_links = opening.result()
+                    revised = _revised_store(root, revision, change, sources, work)
                 if revised is None:
                     store = open_writable_store(root / STORE_DIRNAME)
                     # Small calls: the child holds the working store meanwhile.
@@ -425,8 +426,25 @@ def _build(
                 )
                 storing = time.perf_counter() - started - timings.get("reason", 0.0)
 
-                # While the child validates: the asserted graphs' files and dumps.
+                # While the child validates: the asserted graphs' files and dumps, and
+                # after a revision (the inferred graph at hand) every other file too.
                 graph_files, dump_counts, dumping = _write_asserted_files(sources, work, dumps_dir)
+                described_as = {
+                    "base": settings.base_iri,
+                    "version": build_id,
+                    "modified": modified,
+                }
+                published = None
+                if revised is not None:
+                    published = _write_published_files(
+                        graph_files,
+                        work,
+                        work / rebuild.REVISED_INFERRED,
+                        True,
+                        early_links,
+                        described_as,
+                        dumps_dir,
+                    )
                 findings, timings["validate"] = validation.result()
                 progress.finish("validate", timings["validate"])
                 fatal = failing(findings, strict=strict)
@@ -441,16 +459,17 @@ def _build(
 
                 progress.start("store", None)
                 started = time.perf_counter()
-                publishing = child.submit(
-                    _write_published_files,
-                    graph_files,
-                    work,
-                    inferred,
-                    reasoned_by != "closure",
-                    links,
-                    {"base": settings.base_iri, "version": build_id, "modified": modified},
-                    dumps_dir,
-                )
+                if published is None:
+                    publishing = child.submit(
+                        _write_published_files,
+                        graph_files,
+                        work,
+                        inferred,
+                        reasoned_by != "closure",
+                        links,
+                        described_as,
+                        dumps_dir,
+                    )
                 if revised is None:
                     with inferred.open("rb") as handle:
                         load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
@@ -459,7 +478,9 @@ def _build(
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
-                graph_files, description, more_counts, bounds, dumping_there = publishing.result()
+                graph_files, description, more_counts, bounds, dumping_there = (
+                    published or publishing.result()
+                )
                 store.clear_graph(ox.NamedNode(GRAPH_METADATA))
                 load.add_graph(store, GRAPH_METADATA, description)
                 del store  # closes RocksDB before the build is published
@@ -609,14 +630,20 @@ _failed = False  # validation found what fails the build: reasoning is skipped
 _loading_seconds = 0.0
 
 
-def _open_working_store(sources: Sources, revision: rebuild.Plan | None) -> rebuild.Change | None:
-    """Load every ontology and data file into a new working store; with a revision
-    plan, return the change it makes to the last build's assertions."""
+def _open_working_store(
+    sources: Sources, revision: rebuild.Plan | None
+) -> tuple[rebuild.Change | None, set[ox.Triple]]:
+    """Load every ontology and data file into a new working store. With a revision
+    plan, return the change it makes to the last build's assertions, and the links
+    (which need the assertions only), so the build process can go on without waiting
+    for the verdict."""
     global _working_store, _loading_seconds
     started = time.perf_counter()
     _working_store = workspace.workspace([*sources.ontology, *sources.data])
     _loading_seconds = time.perf_counter() - started
-    return rebuild.change_of(_working_store, revision) if revision is not None else None
+    if revision is None:
+        return None, set()
+    return rebuild.change_of(_working_store, revision), load.wikidata_links_in(_working_store)
 
 
 def _validate_in_working_store(
