@@ -171,19 +171,25 @@ def rollback(build_dir: Path) -> tuple[Path, Path]:
 
 
 def prune_builds(build_dir: Path, keep: int = KEEP_BUILDS) -> list[Path]:
-    """Remove all but the newest ``keep`` complete builds, never current or previous."""
+    """Remove all but the newest ``keep`` complete builds, never current or previous,
+    and every incomplete one: run under the build lock, so an incomplete build is one
+    whose process was killed before it could clean up."""
     root = builds_root(build_dir)
     if not root.is_dir():
         return []
     protected = {
         link.resolve() for link in (build_dir / "current", build_dir / "previous") if link.exists()
     }
+    removed = []
+    for abandoned in sorted(p for p in root.iterdir() if p.is_dir()):
+        if not (abandoned / MANIFEST_NAME).is_file() and abandoned.resolve() not in protected:
+            shutil.rmtree(abandoned, ignore_errors=True)
+            removed.append(abandoned)
     builds = sorted(
         (p for p in root.iterdir() if p.is_dir() and (p / MANIFEST_NAME).is_file()),
         key=lambda p: p.name,
         reverse=True,
     )
-    removed = []
     for stale in builds[keep:]:
         if stale.resolve() not in protected:
             shutil.rmtree(stale, ignore_errors=True)

@@ -285,6 +285,18 @@ def test_old_builds_are_pruned_but_current_and_previous_kept(tree: Settings) -> 
     assert tree.previous_build.resolve() == roots[1]
 
 
+def test_a_build_killed_half_way_is_cleared_by_the_next(tree: Settings) -> None:
+    """A build killed outright (no chance to clean up) leaves its directory without a
+    build.json; the next build, holding the lock, removes it."""
+    pipeline.build(tree)
+    abandoned = tree.build_path / "builds" / "20000101T000000Z-00000000"
+    (abandoned / "store").mkdir(parents=True)
+    (abandoned / "store" / "000001.sst").write_bytes(b"half")
+    pipeline.build(tree, force=True)
+    assert not abandoned.exists()
+    assert (tree.current_build / "build.json").is_file()
+
+
 def test_incremental_rebuild_of_the_real_data_equals_from_scratch(tmp_path: Path) -> None:
     """The real shapes look across files (people, posts, sources): a rebuild after one
     engagement changed must validate that file in its context and publish what a
