@@ -370,6 +370,26 @@ def test_a_rebuild_after_files_were_removed_added_and_edited_equals_from_scratch
     assert pipeline.build(real).manifest["reasoning"] == "closure"
 
 
+def test_revisions_in_a_row_each_start_from_the_last(tree: Settings, tmp_path: Path) -> None:
+    """Each revised store is the copy of a revised store: three edits in a row end
+    where a build from scratch of the last files does."""
+    pipeline.build(tree)
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    for n in range(3):
+        changed.write_text(
+            changed.read_text().replace(
+                f'"Second meeting{" " * n}"@en', f'"Second meeting{" " * (n + 1)}"@en'
+            )
+        )
+        assert pipeline.build(tree).manifest["reasoning"] == "revision"
+    scratch = make_tree(tmp_path / "scratch")
+    shutil.copy(changed, scratch.data_path / "engagements" / changed.name)
+    pipeline.build(scratch)
+    assert _content(tree) == _content(scratch)
+    label = ox.Literal("Second meeting   ", language="en")
+    assert any(t.object == label for t in _content(tree)[GRAPH_DATA])
+
+
 def test_a_removed_ontology_file_is_not_taken_for_a_data_file(
     tree: Settings, tmp_path: Path
 ) -> None:
