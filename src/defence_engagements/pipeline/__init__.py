@@ -408,7 +408,7 @@ def _build(
                 revised = None
                 if revision is not None:
                     # While the child validates: the last build's store, revised.
-                    change, early_links = opening.result()
+                    change, links = opening.result()
                     revised = _revised_store(root, revision, change, sources, work)
                 if revised is None:
                     store = open_writable_store(root / STORE_DIRNAME)
@@ -441,7 +441,7 @@ def _build(
                         work,
                         work / rebuild.REVISED_INFERRED,
                         True,
-                        early_links,
+                        links,
                         described_as,
                         dumps_dir,
                     )
@@ -452,7 +452,8 @@ def _build(
                     raise ValidationFailedError(findings, fatal)
 
                 progress.start("reason", None)
-                links, inferred, seconds, reasoned_by = reasoning.result()
+                _, links = opening.result()
+                inferred, seconds, reasoned_by = reasoning.result()
                 if revised is None:
                     timings["reason"] = seconds
                 progress.finish("reason", timings["reason"])
@@ -633,17 +634,16 @@ _loading_seconds = 0.0
 def _open_working_store(
     sources: Sources, revision: rebuild.Plan | None
 ) -> tuple[rebuild.Change | None, set[ox.Triple]]:
-    """Load every ontology and data file into a new working store. With a revision
-    plan, return the change it makes to the last build's assertions, and the links
-    (which need the assertions only), so the build process can go on without waiting
-    for the verdict."""
+    """Load every ontology and data file into a new working store; return the change
+    it makes to the last build's assertions (with a revision plan) and the links
+    (which need the assertions only), so the build process need not wait for the
+    verdict to have them."""
     global _working_store, _loading_seconds
     started = time.perf_counter()
     _working_store = workspace.workspace([*sources.ontology, *sources.data])
     _loading_seconds = time.perf_counter() - started
-    if revision is None:
-        return None, set()
-    return rebuild.change_of(_working_store, revision), load.wikidata_links_in(_working_store)
+    change = rebuild.change_of(_working_store, revision) if revision is not None else None
+    return change, load.wikidata_links_in(_working_store)
 
 
 def _validate_in_working_store(
@@ -669,9 +669,9 @@ def _validate_in_working_store(
 
 def _reason_in_working_store(
     asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None, revised: bool
-) -> tuple[set[ox.Triple], Path, float, str]:
-    """The links, the inferred graph as an N-Triples file, the seconds it took and how
-    the graph was had: ``cached`` (sorted) when there is one; none here when the parent
+) -> tuple[Path, float, str]:
+    """The inferred graph as an N-Triples file, the seconds it took and how the graph
+    was had: ``cached`` (sorted) when there is one; none here when the parent
     ``revised`` it; else the closure's, unsorted, in ``work``. The working store is
     released either way."""
     global _working_store
@@ -679,18 +679,17 @@ def _reason_in_working_store(
     store, _working_store = _working_store, None
     assert store is not None, "validation loads the working store first"
     if _failed:
-        return set(), work, 0.0, "closure"
-    links = load.wikidata_links_in(store)
+        return work, 0.0, "closure"
     if cached is not None:
-        return links, cached, round(time.perf_counter() - started, 3), "cache"
+        return cached, 0.0, "cache"
     if revised:
-        return links, work / rebuild.REVISED_INFERRED, 0.0, "revision"
+        return work / rebuild.REVISED_INFERRED, 0.0, "revision"
     reason.infer_in_store(store, asserted, engine=engine)
     unsorted = work / "inferred.unsorted.nt"
     store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
     del store
     load.return_freed_memory()  # the working store's, before the files are written
-    return links, unsorted, round(time.perf_counter() - started, 3), "closure"
+    return unsorted, round(time.perf_counter() - started, 3), "closure"
 
 
 def _write_published_files(

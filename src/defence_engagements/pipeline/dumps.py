@@ -116,10 +116,15 @@ def merged_lines(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None)
                 _with_suffix(stream, suffix)
                 for stream, suffix in zip(streams, suffixes, strict=True)
             ]
-        yield from _distinct(heapq.merge(*streams))
+        yield from merged(streams)
     finally:
         for handle in files:
             handle.close()
+
+
+def merged(streams: Iterable[Iterable[bytes]]) -> Iterator[bytes]:
+    """The lines of several sorted streams, sorted, each once."""
+    return _distinct(heapq.merge(*streams))
 
 
 def _with_suffix(lines: Iterable[bytes], suffix: bytes) -> Iterator[bytes]:

@@ -17,8 +17,6 @@ fire) leaves the build to close everything, as a first build does.
 
 from __future__ import annotations
 
-import heapq
-import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,10 @@ import pyoxigraph as ox
 
 from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY
 from defence_engagements.pipeline import reason, revise, rules
+from defence_engagements.pipeline.dumps import merged
 from defence_engagements.pipeline.incremental import ParseCache
 from defence_engagements.pipeline.parse import OWN_NTRIPLES, ParsedFile, SourceFile
+from defence_engagements.pipeline.revise import in_graph
 
 # Beyond this share of the data files (at least ten, at most five hundred files)
 # closing everything costs about what revising does.
@@ -106,7 +106,7 @@ def change_of(assertions: ox.Store, chosen: Plan) -> Change:
     changed files no longer state is removed only if no other file states it."""
     old = _triples(chosen.before)
     new = _triples(chosen.after)
-    removed = {t for t in old - new if _quad(t) not in assertions}
+    removed = {t for t in old - new if in_graph(t) not in assertions}
     return Change(_serialized(removed), _serialized(new - old))
 
 
@@ -121,21 +121,21 @@ def revise_store(
     data, ontology_graph, inferred = (
         ox.NamedNode(iri) for iri in (GRAPH_DATA, GRAPH_ONTOLOGY, GRAPH_INFERRED)
     )
-    removed = {_quad(t) for t in ox.parse(change.removed, **OWN_NTRIPLES)}
-    added = {_quad(t) for t in ox.parse(change.added, **OWN_NTRIPLES)}
+    removed = {in_graph(t) for t in ox.parse(change.removed, **OWN_NTRIPLES)}
+    added = {in_graph(t) for t in ox.parse(change.added, **OWN_NTRIPLES)}
     for quad in removed:
-        store.remove(_in(quad, data))
-    store.extend(_in(quad, data) for quad in added)
+        store.remove(in_graph(quad, data))
+    store.extend(in_graph(quad, data) for quad in added)
 
     def is_asserted(quad: ox.Quad) -> bool:
-        return _in(quad, data) in store or _in(quad, ontology_graph) in store
+        return in_graph(quad, data) in store or in_graph(quad, ontology_graph) in store
 
     # The closure's triples the inferred graph leaves out (the restriction: axioms of
     # the vocabularies, c rdfs:subClassOf owl:Thing…) follow from the ontology alone.
     schema = ox.NamedNode(SCHEMA_CLOSURE)
     published = revise.Closure(store, [ontology_graph, data, inferred], write=inferred)
     closed, _ = rules.closure_of(t for parsed in ontology for t in parsed.triples)
-    store.extend(_in(_quad(t), schema) for t in closed if _quad(t) not in published)
+    store.extend(in_graph(t, schema) for t in closed if in_graph(t) not in published)
     closure = revise.Closure(store, [ontology_graph, data, inferred, schema], write=inferred)
     revision = revise.revise_closure(closure, removed, added, is_asserted)
 
@@ -145,9 +145,9 @@ def revise_store(
         wanted = quad in closure and not is_asserted(quad) and reason.is_meaningful(quad.triple)
         if wanted:
             keep.add(quad.triple)
-            store.add(_in(quad, inferred))
+            store.add(in_graph(quad, inferred))
         else:
-            store.remove(_in(quad, inferred))
+            store.remove(in_graph(quad, inferred))
     store.remove_graph(schema)
     _patched(chosen.inferred, _lines({q.triple for q in touched} - keep), _lines(keep), target)
     return revision
@@ -155,14 +155,6 @@ def revise_store(
 
 def _triples(files: Iterable[ParsedFile]) -> set[ox.Triple]:
     return {t for parsed in files for t in parsed.triples}
-
-
-def _quad(triple: ox.Triple | ox.Quad) -> ox.Quad:
-    return ox.Quad(triple.subject, triple.predicate, triple.object, ox.DefaultGraph())
-
-
-def _in(quad: ox.Quad, graph: ox.NamedNode) -> ox.Quad:
-    return ox.Quad(quad.subject, quad.predicate, quad.object, graph)
 
 
 def _serialized(triples: Iterable[ox.Triple]) -> bytes:
@@ -178,5 +170,4 @@ def _patched(source: Path, drop: list[bytes], add: list[bytes], target: Path) ->
     dropped = set(drop)
     with source.open("rb") as old, target.open("wb") as out:
         kept: Iterator[bytes] = (line for line in old if line not in dropped)
-        merged = heapq.merge(kept, add)
-        out.writelines(line for line, _ in itertools.groupby(merged))
+        out.writelines(merged([kept, add]))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import pyoxigraph as ox
 
+from defence_engagements.pipeline.reason import VOCABULARY_NAMESPACES, XSD
 from defence_engagements.pipeline.rules import (
     _META_CLASSES,
     _RDF_TYPE,
@@ -38,25 +39,18 @@ from defence_engagements.pipeline.rules import (
     EQUALITY_RULES,
     JOIN_RULES,
     OWL,
-    RDF,
     UNCOMPILED_DELTA_RULES,
     ReasoningReport,
     _compiled_pass,
     _is_schema,
-    _list_members,
     _Schema,
     _schema_quads,
     _timed,
     _transitive_properties,
+    property_chains,
 )
 
 _GRAPH = ox.DefaultGraph()
-_VOCABULARIES = (
-    RDF,
-    "http://www.w3.org/2000/01/rdf-schema#",
-    OWL,
-    "http://www.w3.org/2001/XMLSchema#",
-)
 
 
 class Unsupported(Exception):
@@ -83,10 +77,7 @@ class Closure:
     def __contains__(self, quad: ox.Quad) -> bool:
         if not self.graphs:
             return quad in self.store
-        return any(
-            ox.Quad(quad.subject, quad.predicate, quad.object, graph) in self.store
-            for graph in self.graphs
-        )
+        return any(in_graph(quad, graph) in self.store for graph in self.graphs)
 
     def matching(
         self, subject: ox.Term | None, predicate: ox.Term | None, obj: ox.Term | None
@@ -97,19 +88,17 @@ class Closure:
             return
         for graph in self.graphs:
             for quad in self.store.quads_for_pattern(subject, predicate, obj, graph):
-                yield ox.Quad(quad.subject, quad.predicate, quad.object, _GRAPH)
+                yield in_graph(quad)
 
     def add(self, quads: Iterable[ox.Quad]) -> None:
         if self.write is None:
             self.store.extend(quads)
         else:
             graph = self.write
-            self.store.extend(ox.Quad(q.subject, q.predicate, q.object, graph) for q in quads)
+            self.store.extend(in_graph(q, graph) for q in quads)
 
     def remove(self, quad: ox.Quad) -> None:
-        if self.write is not None:
-            quad = ox.Quad(quad.subject, quad.predicate, quad.object, self.write)
-        self.store.remove(quad)
+        self.store.remove(in_graph(quad, self.write) if self.write is not None else quad)
 
     def ask(self, query: str) -> bool:
         if not self.graphs:
@@ -142,14 +131,11 @@ class Revision:
 class _Rules:
     """The schema-specific rules the revision runs, read from the store once."""
 
-    schema: list[ox.Quad]
+    schema: frozenset[ox.Quad]
     basis: _Schema
     chains: dict[ox.NamedNode, list[list[ox.NamedNode]]]  # target → its chains
+    steps: dict[ox.Term, list[tuple[ox.NamedNode, list[ox.NamedNode], int]]]  # step → uses
     transitive: frozenset[ox.NamedNode]
-
-    @property
-    def chain_steps(self) -> frozenset[ox.Term]:
-        return frozenset(p for chains in self.chains.values() for c in chains for p in c)
 
 
 def revise_closure(
@@ -169,8 +155,8 @@ def revise_closure(
     """
     started = time.perf_counter()
     closure = closure if isinstance(closure, Closure) else Closure(closure)
-    removed = {_default(q) for q in removed}
-    added = {_default(q) for q in added}
+    removed = {in_graph(q) for q in removed}
+    added = {in_graph(q) for q in added}
     rules = _read_rules(closure, removed | added)
     revision = Revision()
     report = revision.report
@@ -216,15 +202,18 @@ def revise_closure(
     return revision
 
 
-def _default(quad: ox.Quad | ox.Triple) -> ox.Quad:
-    return ox.Quad(quad.subject, quad.predicate, quad.object, _GRAPH)
+def in_graph(
+    triple: ox.Quad | ox.Triple, graph: ox.NamedNode | ox.DefaultGraph = _GRAPH
+) -> ox.Quad:
+    """The triple as a quad of ``graph`` (default: the default graph)."""
+    return ox.Quad(triple.subject, triple.predicate, triple.object, graph)
 
 
 def _fixed(quad: ox.Quad) -> bool:
     """Schema and vocabulary triples: the schema does not change in a revision."""
     subject = quad.subject
     return _is_schema(quad) or (
-        isinstance(subject, ox.NamedNode) and subject.value.startswith(_VOCABULARIES)
+        isinstance(subject, ox.NamedNode) and subject.value.startswith(VOCABULARY_NAMESPACES)
     )
 
 
@@ -232,9 +221,7 @@ def _read_rules(closure: Closure, changed: set[ox.Quad]) -> _Rules:
     for quad in changed:
         if _fixed(quad):
             raise Unsupported(f"the change touches the schema: {quad}")
-        if quad.predicate.value == RDF + "type" and str(quad.object).startswith(
-            "<http://www.w3.org/2001/XMLSchema#"
-        ):
+        if quad.predicate == _RDF_TYPE and getattr(quad.object, "value", "").startswith(XSD):
             raise Unsupported(f"a datatype typed explicitly: {quad}")
     store = closure.schema_store()
     for rule in (*JOIN_RULES, *UNCOMPILED_DELTA_RULES):
@@ -245,17 +232,18 @@ def _read_rules(closure: Closure, changed: set[ox.Quad]) -> _Rules:
     if next(iter(store.quads_for_pattern(None, ox.NamedNode(OWL + "hasKey"), None, _GRAPH)), None):
         raise Unsupported("the schema has keys (prp-key)")
     chains: dict[ox.NamedNode, list[list[ox.NamedNode]]] = {}
-    axiom = ox.NamedNode(OWL + "propertyChainAxiom")
-    for quad in store.quads_for_pattern(None, axiom, None, _GRAPH):
-        chain = _list_members(store, quad.object)
-        if isinstance(quad.subject, ox.NamedNode) and chain:
-            if not all(isinstance(p, ox.NamedNode) for p in chain):
-                raise Unsupported("a property chain with a step that is not an IRI")
-            chains.setdefault(quad.subject, []).append(chain)  # type: ignore[arg-type]
+    steps: dict[ox.Term, list[tuple[ox.NamedNode, list[ox.NamedNode], int]]] = {}
+    for target, chain in property_chains(store):
+        if not all(isinstance(p, ox.NamedNode) for p in chain):
+            raise Unsupported("a property chain with a step that is not an IRI")
+        chains.setdefault(target, []).append(chain)  # type: ignore[arg-type]
+        for position, step in enumerate(chain):
+            steps.setdefault(step, []).append((target, chain, position))  # type: ignore[arg-type]
     return _Rules(
-        schema=_schema_quads(store),
+        schema=frozenset(_schema_quads(store)),
         basis=_Schema(store),
         chains=chains,
+        steps=steps,
         transitive=frozenset(_transitive_properties(store)),
     )
 
@@ -268,15 +256,10 @@ def _consequences(
     in any number of steps, chains and transitivity in one."""
     derived = _single_atom_closure(triples, rules, report) - triples
     begun = time.perf_counter()
-    steps = rules.chain_steps
     for quad in triples:
         predicate = quad.predicate
-        if predicate in steps:
-            for target, chains in rules.chains.items():
-                for chain in chains:
-                    for position, step in enumerate(chain):
-                        if step == predicate:
-                            derived |= _chain_heads(closure, target, chain, position, quad)
+        for target, chain, position in rules.steps.get(predicate, ()):
+            derived |= _chain_heads(closure, target, chain, position, quad)
         if predicate in rules.transitive:
             derived |= _transitive_heads(closure, quad)
     _timed(report, "revise-joins", begun)
@@ -292,8 +275,7 @@ def _single_atom_closure(
     small.extend(triples)
     if not _compiled_pass(small, rules.basis, report, "revise"):
         raise Unsupported("the schema needs a form the compiled pass does not cover")
-    schema = set(rules.schema)
-    return {q for q in small.quads_for_pattern(None, None, None, _GRAPH) if q not in schema}
+    return {q for q in small.quads_for_pattern(None, None, None, _GRAPH) if q not in rules.schema}
 
 
 def _chain_heads(

@@ -552,27 +552,32 @@ def _transitive_properties(store: ox.Store) -> list[ox.NamedNode]:
     ]
 
 
+def property_chains(store: ox.Store) -> list[tuple[ox.NamedNode, list[ox.Term]]]:
+    """Each ``owl:propertyChainAxiom`` of the schema: the property and its steps."""
+    chains = []
+    axiom = ox.NamedNode(OWL + "propertyChainAxiom")
+    for quad in store.quads_for_pattern(None, axiom, None, ox.DefaultGraph()):
+        chain = _list_members(store, quad.object)
+        if isinstance(quad.subject, ox.NamedNode) and chain:
+            chains.append((quad.subject, chain))
+    return chains
+
+
 def _specialised_rules(store: ox.Store) -> list[tuple[DataRule, frozenset[ox.Term]]]:
     """Rules generated per property or class from the schema as it stands now, each
     with the predicates of the data triples it reads."""
     rules: list[tuple[DataRule, frozenset[ox.Term]]] = []
-    chain_axiom = ox.NamedNode(OWL + "propertyChainAxiom")
-    for quad in store.quads_for_pattern(None, chain_axiom, None, ox.DefaultGraph()):
-        chain = _list_members(store, quad.object)
-        if (
-            isinstance(quad.subject, ox.NamedNode)
-            and chain
-            and all(isinstance(p, ox.NamedNode) for p in chain)
-        ):
+    for subject, chain in property_chains(store):
+        if all(isinstance(p, ox.NamedNode) for p in chain):
             # The chain x p1 m1, m1 p2 m2, …, as a join of one subquery per step: each
             # reads its property once and they are hash-joined. The path p1/p2 looks up
             # each middle node's triples instead, which the closure makes many.
             nodes = ["?x", *(f"?m{i}" for i in range(1, len(chain))), "?z"]
             steps = " ".join(
-                f"{{ SELECT {a} {b} WHERE {{ {a} {_iri(p)} {b} }} }}"
+                f"{{ SELECT {a} {b} WHERE {{ {a} {_iri(p)} {b} }} }}"  # type: ignore[arg-type]
                 for a, p, b in zip(nodes[:-1], chain, nodes[1:], strict=True)
             )
-            target = _iri(quad.subject)
+            target = _iri(subject)
             rule = _data_rule(f"prp-spo2 {target}", f"?x {target} ?z .", steps, anti_join=True)
             rules.append((rule, frozenset(chain)))
     key = ox.NamedNode(OWL + "hasKey")

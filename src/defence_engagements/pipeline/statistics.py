@@ -20,15 +20,12 @@ def subject_bounds(graph_files: Mapping[str, Path]) -> dict[str, Any]:
 
     ``any``: at most how many triples one subject has in all graphs together;
     ``by_predicate``: the same with one predicate (a predicate not listed has none)."""
-    most = 0
-    by_predicate: dict[str, int] = {}
+    graphs = []
     for path in graph_files.values():
         with path.open("rb") as lines:
-            graph_most, graph_by_predicate = _maxima(lines)
-        most += graph_most
-        for predicate, count in graph_by_predicate.items():
-            by_predicate[predicate] = by_predicate.get(predicate, 0) + count
-    return {"any": most, "by_predicate": dict(sorted(by_predicate.items()))}
+            most, by_predicate = _maxima(lines)
+        graphs.append({"any": most, "by_predicate": by_predicate})
+    return sum_bounds(*graphs)
 
 
 def sum_bounds(*parts: dict[str, Any]) -> dict[str, Any]:
