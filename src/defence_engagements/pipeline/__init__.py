@@ -21,9 +21,10 @@ import multiprocessing
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,11 +46,17 @@ from defence_engagements.pipeline import (
     reason,
     rebuild,
     revise,
+    shacl,
     statistics,
     void,
     workspace,
 )
-from defence_engagements.pipeline.incremental import HashCache, ParseCache, ReasoningCache
+from defence_engagements.pipeline.incremental import (
+    AssertedCache,
+    HashCache,
+    ParseCache,
+    ReasoningCache,
+)
 from defence_engagements.pipeline.parse import (
     ParsedFile,
     SourceFile,
@@ -58,12 +65,17 @@ from defence_engagements.pipeline.parse import (
     parse_turtle,
     read_source,
 )
+from defence_engagements.pipeline.reach import Reach
+from defence_engagements.pipeline.reason import from_rdflib
 from defence_engagements.pipeline.validate import (
     Finding,
     SubjectIndex,
     Validator,
     failing,
     fatal_severities,
+    findings_of,
+    focus_key,
+    once_each,
 )
 from defence_engagements.settings import Settings
 from defence_engagements.store import (
@@ -359,25 +371,57 @@ def _build(
     progress: _Timeline,
     clock: Callable[[], datetime],
 ) -> BuildResult:
-    timings: dict[str, float] = {}
-    cache_dir = cache_root(settings.build_path)
-
-    def timed(step: str, started: float) -> None:
-        timings[step] = round(time.perf_counter() - started, 3)
-        progress.finish(step, timings[step])
-
     started = time.perf_counter()
-    sources = parse_sources(files, ParseCache(cache_dir), progress)
+    sources = parse_sources(files, ParseCache(cache_root(settings.build_path)), progress)
     load.return_freed_memory()  # the parse's, while the child holds the working store
-    timed("parse", started)
+    parsed_in = round(time.perf_counter() - started, 3)
+    progress.finish("parse", parsed_in)
+    keys = _Keys.of(settings, sources)
+    if ReasoningCache(keys.cache_dir).get(keys.reasoning) is None:
+        revision = _revision_plan(settings, files, sources, keys.engine)
+        if revision is not None:
+            rebuilt = _rebuild(
+                settings, files, inputs, strict, progress, clock, sources, revision, parsed_in
+            )
+            if rebuilt is not None:
+                return rebuilt
+    return _full_build(settings, files, inputs, strict, progress, clock, sources, parsed_in)
 
+
+@dataclass
+class _Keys:
+    """Where a build's inputs are found in the caches."""
+
+    cache_dir: Path
+    engine: str
+    asserted: str  # the ontology and data files' names and hashes
+    reasoning: str  # the same, and the reasoning engine
+
+    @staticmethod
+    def of(settings: Settings, sources: Sources) -> _Keys:
+        engine = _engine(settings)
+        asserted = hashlib.sha256(
+            "\n".join(
+                f"{f.source.name} {f.source.sha256}" for f in (*sources.ontology, *sources.data)
+            ).encode()
+        ).hexdigest()
+        reasoning = hashlib.sha256(f"{engine}\n{asserted}".encode()).hexdigest()
+        return _Keys(cache_root(settings.build_path), engine, asserted, reasoning)
+
+
+def _full_build(
+    settings: Settings,
+    files: dict[str, list[SourceFile]],
+    inputs: dict[str, str],
+    strict: bool,
+    progress: _Timeline,
+    clock: Callable[[], datetime],
+    sources: Sources,
+    parsed_in: float,
+) -> BuildResult:
+    timings: dict[str, float] = {"parse": parsed_in}
     asserted = [*sources.ontology, *sources.data]
-    engine = _engine(settings)
-    inferred_cache = ReasoningCache(cache_dir)
-    inputs_digest = hashlib.sha256(
-        "\n".join(f"{f.source.name} {f.source.sha256}" for f in asserted).encode()
-    ).hexdigest()
-    key = hashlib.sha256(f"{engine}\n{inputs_digest}".encode()).hexdigest()
+    keys = _Keys.of(settings, sources)
     # Two processes, both busy: a child validates and reasons in the working store, then
     # writes what needs the inferred graph, while this process writes the store and what
     # needs only the asserted graphs. When the working store is let go, all its memory
@@ -387,64 +431,29 @@ def _build(
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
             try:
-                built_at = clock().replace(microsecond=0)
-                modified = built_at.isoformat().replace("+00:00", "Z")
-                build_id = _new_build_id(settings.build_path, built_at, inputs)
-                root = builds_root(settings.build_path) / build_id
-                root.mkdir(parents=True)
-                work = root / ".graphs"  # each graph as sorted N-Triples; removed once published
-                work.mkdir()
-                dumps_dir = root / DUMPS_DIRNAME
-
+                root, work, dumps_dir, described_as = _new_build(settings, inputs, clock)
                 progress.start("validate", None)
-                cached = inferred_cache.get(key)
-                revision = None if cached else _revision_plan(settings, files, sources, engine)
-                opening = child.submit(_open_working_store, sources, revision)
+                cached = ReasoningCache(keys.cache_dir).get(keys.reasoning)
+                opening = child.submit(_open_working_store, sources)
                 validation = child.submit(
                     _validate_in_working_store, sources, settings.validator, strict
                 )
-
                 started = time.perf_counter()
-                revised = None
-                if revision is not None:
-                    # While the child validates: the last build's store, revised.
-                    change, links = opening.result()
-                    revised = _revised_store(root, revision, change, sources, work)
-                if revised is None:
-                    store = open_writable_store(root / STORE_DIRNAME)
-                    # Small calls: the child holds the working store meanwhile.
-                    for iri, parsed in (
-                        (GRAPH_ONTOLOGY, sources.ontology),
-                        (GRAPH_DATA, sources.data),
-                    ):
-                        load.load_ntriples(store, iri, (f.ntriples for f in parsed), batch=100_000)
-                else:
-                    store, timings["reason"] = revised
+                store = open_writable_store(root / STORE_DIRNAME)
+                # Small calls: the child holds the working store meanwhile.
+                for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
+                    load.load_ntriples(store, iri, (f.ntriples for f in parsed), batch=100_000)
                 # Queued behind validation; it does nothing when validation failed.
                 reasoning = child.submit(
-                    _reason_in_working_store, asserted, engine, work, cached, revised is not None
+                    _reason_in_working_store, asserted, keys.engine, work, cached
                 )
-                storing = time.perf_counter() - started - timings.get("reason", 0.0)
+                storing = time.perf_counter() - started
 
-                # While the child validates: the asserted graphs' files and dumps, and
-                # after a revision (the inferred graph at hand) every other file too.
-                graph_files, dump_counts, dumping = _write_asserted_files(sources, work, dumps_dir)
-                described_as = {
-                    "base": settings.base_iri,
-                    "version": build_id,
-                    "modified": modified,
-                }
-                published = None
-                if revised is not None:
-                    published = _write_published_files(
-                        graph_files,
-                        work,
-                        work / rebuild.REVISED_INFERRED,
-                        True,
-                        links,
-                        described_as,
-                        dumps_dir,
-                    )
+                # While the child validates: the asserted graphs' files and dumps.
+                duplicates: list[bytes] = []
+                graph_files, dump_counts, dumping = _write_asserted_files(
+                    sources, work, dumps_dir, duplicates
+                )
                 findings, timings["validate"] = validation.result()
                 progress.finish("validate", timings["validate"])
                 fatal = failing(findings, strict=strict)
@@ -452,37 +461,29 @@ def _build(
                     raise ValidationFailedError(findings, fatal)
 
                 progress.start("reason", None)
-                _, links = opening.result()
-                inferred, seconds, reasoned_by = reasoning.result()
-                if revised is None:
-                    timings["reason"] = seconds
+                links = opening.result()
+                inferred, timings["reason"], reasoned_by = reasoning.result()
                 progress.finish("reason", timings["reason"])
 
                 progress.start("store", None)
                 started = time.perf_counter()
-                if published is None:
-                    publishing = child.submit(
-                        _write_published_files,
-                        graph_files,
-                        work,
-                        inferred,
-                        reasoned_by != "closure",
-                        links,
-                        described_as,
-                        dumps_dir,
-                    )
-                if revised is None:
-                    with inferred.open("rb") as handle:
-                        load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
-                store.clear_graph(ox.NamedNode(GRAPH_LINKS))  # a revised store has the last ones
+                publishing = child.submit(
+                    _write_published_files,
+                    graph_files,
+                    work,
+                    inferred,
+                    reasoned_by != "closure",
+                    links,
+                    described_as,
+                    dumps_dir,
+                )
+                with inferred.open("rb") as handle:
+                    load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
                 load.add_graph(store, GRAPH_LINKS, links)
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
-                graph_files, description, more_counts, bounds, dumping_there = (
-                    published or publishing.result()
-                )
-                store.clear_graph(ox.NamedNode(GRAPH_METADATA))
+                graph_files, description, more_counts, bounds, dumping_there = publishing.result()
                 load.add_graph(store, GRAPH_METADATA, description)
                 del store  # closes RocksDB before the build is published
                 storing += time.perf_counter() - started
@@ -496,55 +497,313 @@ def _build(
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
         raise
+    return _publish(
+        settings,
+        root,
+        _Published(
+            files,
+            inputs,
+            findings,
+            graph_files,
+            duplicates,
+            {**dump_counts, **more_counts},
+            bounds,
+            reasoned_by,
+            dumping + dumping_there,
+            described_as["modified"],
+            strict,
+        ),
+        keys,
+        timings,
+        progress,
+    )
+
+
+def _rebuild(
+    settings: Settings,
+    files: dict[str, list[SourceFile]],
+    inputs: dict[str, str],
+    strict: bool,
+    progress: _Timeline,
+    clock: Callable[[], datetime],
+    sources: Sources,
+    revision: rebuild.Plan,
+    parsed_in: float,
+) -> BuildResult | None:
+    """A build from the last one (see :mod:`.rebuild`), in this process alone: its
+    store copied and changed, the inferred graph revised, the focus nodes the change
+    can reach validated again (:mod:`.reach`), the data graph's file patched. None,
+    leaving nothing behind, when the change needs a whole build."""
+    timings: dict[str, float] = {"parse": parsed_in}
+    keys = _Keys.of(settings, sources)
+    root, work, dumps_dir, described_as = _new_build(settings, inputs, clock)
+    opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
+    try:
+        progress.start("validate", None)
+        started = time.perf_counter()
+        target = root / STORE_DIRNAME
+        checkpoint_store(revision.last.store, target)
+        store = open_writable_store(target)
+        opened.append(store)
+        change = rebuild.change_in(store, revision)
+        validator = Validator(
+            Sources.triples(sources.shapes),
+            Sources.triples(sources.ontology),
+            None,
+            settings.validator,
+        )
+        if validator.compiled is None:
+            raise shacl.Unsupported("pyshacl judges whole graphs only")
+        reach = Reach(validator.compiled)
+        asserted_graphs = [ox.NamedNode(GRAPH_ONTOLOGY), ox.NamedNode(GRAPH_DATA)]
+        # What the change reaches before it is made (and below, after), and what the
+        # changed files state anything about (their findings' lines may have moved).
+        changed = change.removed | change.added
+        judged = reach.focus_nodes(store, asserted_graphs, changed) | change.subjects
+        timings["validate"] = time.perf_counter() - started
+
+        progress.start("reason", None)
+        started = time.perf_counter()
+        rebuild.revise_store(
+            store, change, sources.ontology, revision, work / rebuild.REVISED_INFERRED
+        )
+        timings["reason"] = round(time.perf_counter() - started, 3)
+        progress.finish("reason", timings["reason"])
+
+        started = time.perf_counter()
+        judged |= reach.focus_nodes(store, asserted_graphs, changed)
+        findings = _revalidated(
+            validator, store, asserted_graphs, judged, change, revision, sources, strict
+        )
+        timings["validate"] = round(timings["validate"] + time.perf_counter() - started, 3)
+        progress.finish("validate", timings["validate"])
+        fatal = failing(findings, strict=strict)
+        if fatal:
+            raise ValidationFailedError(findings, fatal)
+
+        progress.start("store", None)
+        started = time.perf_counter()
+        links = load.wikidata_links_in(store, asserted_graphs)
+        graph_files = {
+            GRAPH_ONTOLOGY: dumps.write_graph_file(
+                (f.ntriples for f in sources.ontology), work / "ontology.nt"
+            ),
+            GRAPH_DATA: rebuild.patch_data_file(revision, change, work / "data.nt"),
+        }
+        graph_files, description, counts, bounds, dumping = _write_published_files(
+            graph_files,
+            work,
+            work / rebuild.REVISED_INFERRED,
+            True,
+            links,
+            described_as,
+            dumps_dir,
+            asserted_dumps_written=False,
+        )
+        store.clear_graph(ox.NamedNode(GRAPH_LINKS))
+        load.add_graph(store, GRAPH_LINKS, links)
+        store.clear_graph(ox.NamedNode(GRAPH_METADATA))
+        load.add_graph(store, GRAPH_METADATA, description)
+        del store
+        opened.clear()  # closes RocksDB before the build is published
+        timings["store"] = round(time.perf_counter() - started, 3)
+        progress.finish("store", timings["store"])
+    except BaseException as failure:
+        opened.clear()
+        gc.collect()
+        shutil.rmtree(root, ignore_errors=True)
+        if isinstance(failure, revise.Unsupported | shacl.Unsupported | StoreUnavailableError):
+            # The change needs a whole build, or the last build's store cannot be copied.
+            return None
+        raise
+    return _publish(
+        settings,
+        root,
+        _Published(
+            files,
+            inputs,
+            findings,
+            graph_files,
+            change.duplicates,
+            counts,
+            bounds,
+            "revision",
+            dumping,
+            described_as["modified"],
+            strict,
+        ),
+        keys,
+        timings,
+        progress,
+    )
+
+
+def _revalidated(
+    validator: Validator,
+    store: ox.Store,
+    graphs: list[ox.NamedNode],
+    judged: set[ox.Term],
+    change: rebuild.Change,
+    revision: rebuild.Plan,
+    sources: Sources,
+    strict: bool,
+) -> list[Finding]:
+    """The last build's findings of the focus nodes the change cannot reach, and new
+    ones for those it can (judged in the changed store)."""
+    last = _read_findings(revision.last.store.parent, strict)
+    changed = {p.source.name for p in (*revision.before, *revision.after)}
+    judged_keys = {focus_key(node) for node in judged}
+    kept = [f for f in last if f.file not in changed and f.focus not in judged_keys]
+    raw = validator.validate_focus(store, graphs, judged)
+    # A finding goes to every file that states its focus node: the changed ones, or
+    # when another file may too, any (read from the parse cache, the rare case).
+    owners = [*sources.ontology, *revision.after]
+    if _stated_elsewhere(store, {from_rdflib(r.focus) for r in raw}, revision, change):
+        owners = [*sources.ontology, *sources.data]
+    fresh = findings_of(raw, owners, located=fatal_severities(strict=strict))
+    return once_each([kept, fresh])
+
+
+def _stated_elsewhere(
+    store: ox.Store, nodes: set[ox.Term], revision: rebuild.Plan, change: rebuild.Change
+) -> bool:
+    """Whether a file the change left alone may state something about one of ``nodes``:
+    one of its triples in the data graph that the changed files do not state as often
+    as it is stated."""
+    stated = Counter(
+        line for parsed in revision.after for line in parsed.ntriples.splitlines(keepends=True)
+    )
+    extra = Counter(change.duplicates)
+    data = ox.NamedNode(GRAPH_DATA)
+    for node in nodes:
+        if isinstance(node, ox.Literal):
+            return True  # given to the files that state it as a value: look everywhere
+        for quad in store.quads_for_pattern(node, None, None, data):
+            line = ox.serialize([quad.triple], format=ox.RdfFormat.N_TRIPLES) or b""
+            if stated[line] < extra[line] + 1:
+                return True
+    return False
+
+
+def _new_build(
+    settings: Settings, inputs: dict[str, str], clock: Callable[[], datetime]
+) -> tuple[Path, Path, Path, dict[str, str]]:
+    """A new build's directory, its work directory (each graph as sorted N-Triples;
+    removed once published), its dumps' directory and what describes it in VoID."""
+    built_at = clock().replace(microsecond=0)
+    build_id = _new_build_id(settings.build_path, built_at, inputs)
+    root = builds_root(settings.build_path) / build_id
+    root.mkdir(parents=True)
+    work = root / ".graphs"
+    work.mkdir()
+    modified = built_at.isoformat().replace("+00:00", "Z")
+    described_as = {"base": settings.base_iri, "version": build_id, "modified": modified}
+    return root, work, root / DUMPS_DIRNAME, described_as
+
+
+@dataclass
+class _Published:
+    """What a build made, for its manifest and the caches."""
+
+    files: dict[str, list[SourceFile]]
+    inputs: dict[str, str]
+    findings: list[Finding]
+    graph_files: dict[str, Path]
+    duplicates: list[bytes]  # the data graph's lines stated more than once
+    dump_counts: dict[str, int]
+    bounds: dict[str, Any]
+    reasoned_by: str  # "closure", "revision" or "cache"
+    dumping: float  # seconds spent on the dumps before the last step
+    built_at: str
+    strict: bool
+
+
+def _publish(
+    settings: Settings,
+    root: Path,
+    made: _Published,
+    keys: _Keys,
+    timings: dict[str, float],
+    progress: _Timeline,
+) -> BuildResult:
+    """Checksums, manifest and findings written, the graphs' files kept in the caches
+    for the next rebuild, and the build made current."""
+    work, dumps_dir = root / ".graphs", root / DUMPS_DIRNAME
     try:
         progress.start("dumps", None)
         started = time.perf_counter()
-        written = {**dump_counts, **more_counts}
-        dump_counts = {name: written[name] for name in dumps.DUMPS}
+        dump_counts = {name: made.dump_counts[name] for name in dumps.DUMPS}
         dumps.write_checksums(dumps_dir, dumps.DUMPS)
         # The files are sorted and distinct, as the store holds the graphs.
-        counts = {iri: dumps.line_count(graph_files[iri]) for iri in NAMED_GRAPHS}
-        if cached is None:
-            inferred_cache.put(key, graph_files[GRAPH_INFERRED])
+        counts = {iri: dumps.line_count(made.graph_files[iri]) for iri in NAMED_GRAPHS}
+        if made.reasoned_by != "cache":
+            ReasoningCache(keys.cache_dir).put(keys.reasoning, made.graph_files[GRAPH_INFERRED])
+        AssertedCache(keys.cache_dir).put_with(
+            keys.asserted, made.graph_files[GRAPH_DATA], made.duplicates
+        )
         shutil.rmtree(work)
-        timings["dumps"] = round(dumping + dumping_there + time.perf_counter() - started, 3)
+        timings["dumps"] = round(made.dumping + time.perf_counter() - started, 3)
         progress.finish("dumps", timings["dumps"])
-
         manifest = {
-            "version": build_id,
-            "built_at": modified,
+            "version": root.name,
+            "built_at": made.built_at,
             "graphs": counts,
-            "inputs": inputs,
+            "inputs": made.inputs,
             "timings": timings,
-            "reasoning": reasoned_by,  # "closure", "revision" or "cache"
-            "reasoning_key": key,
+            "reasoning": made.reasoned_by,
+            "reasoning_key": keys.reasoning,
+            "asserted_key": keys.asserted,
             "pipeline": fingerprint(settings),
-            "files": {role: len(v) for role, v in files.items()},
+            "files": {role: len(v) for role, v in made.files.items()},
             "triples": {
                 "asserted": counts[GRAPH_ONTOLOGY] + counts[GRAPH_DATA],
                 "inferred": counts[GRAPH_INFERRED],
                 "links": counts[GRAPH_LINKS],
             },
             "dumps": dump_counts,
-            "warnings": sum(1 for f in findings if f.severity != "Violation"),
-            "subject_bounds": bounds,
+            "warnings": sum(1 for f in made.findings if f.severity != "Violation"),
+            "subject_bounds": made.bounds,
             "timeline": progress.windows,  # each step's start and end (Unix time)
         }
+        _write_findings(root, made.findings, made.strict)
         write_manifest(root, manifest)
         publish_build(settings.build_path, root)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
     # Published: what is left is housekeeping, under the build lock still.
-    ParseCache(cache_dir).compact({s.sha256 for role in files.values() for s in role})
-    return BuildResult(True, root, manifest, findings)
+    live = {s.sha256 for role in made.files.values() for s in role}
+    ParseCache(keys.cache_dir).compact(live)
+    return BuildResult(True, root, manifest, made.findings)
+
+
+_FINDINGS = "findings.json"  # beside build.json: what a rebuild keeps of the last verdict
+
+
+def _write_findings(root: Path, findings: list[Finding], strict: bool) -> None:
+    body = {"strict": strict, "findings": [asdict(f) for f in findings]}
+    (root / _FINDINGS).write_text(json.dumps(body), encoding="utf-8")
+
+
+def _read_findings(root: Path, strict: bool) -> list[Finding]:
+    """The last build's findings; a build judged otherwise (strict or not: which
+    findings have lines) or without them cannot be revised."""
+    try:
+        body = json.loads((root / _FINDINGS).read_text(encoding="utf-8"))
+        if body["strict"] != strict:
+            raise revise.Unsupported("the last build was judged with other severities")
+        findings = [Finding(**row) for row in body["findings"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise revise.Unsupported(f"the last build's findings: {exc}") from exc
+    if any(f.focus.startswith('"') for f in findings):
+        raise revise.Unsupported("a finding about a literal: its focus nodes are not known")
+    return findings
 
 
 def _revision_plan(
     settings: Settings, files: dict[str, list[SourceFile]], sources: Sources, engine: str
 ) -> rebuild.Plan | None:
-    """How the inferred graph can be revised from the published build's (see
-    :mod:`.rebuild`), or None."""
+    """How the last build can be revised into this one (see :mod:`.rebuild`), or None."""
     current = settings.current_build
     if engine != "rules" or not current.exists():
         return None
@@ -553,16 +812,22 @@ def _revision_plan(
         previous = read_manifest(root)
     except StoreUnavailableError:
         return None
-    key = previous.get("reasoning_key")
-    if previous.get("pipeline") != fingerprint(settings) or not isinstance(key, str):
+    reasoning, asserted = previous.get("reasoning_key"), previous.get("asserted_key")
+    if previous.get("pipeline") != fingerprint(settings):
+        return None
+    if not isinstance(reasoning, str) or not isinstance(asserted, str):
         return None
     cache_dir = cache_root(settings.build_path)
+    inferred = ReasoningCache(cache_dir).get(reasoning)
+    data = AssertedCache(cache_dir).get(asserted)
+    duplicates = AssertedCache(cache_dir).duplicates(asserted)
+    if inferred is None or data is None or duplicates is None:
+        return None
     return rebuild.plan(
         previous,
+        rebuild.LastBuild(root / STORE_DIRNAME, inferred, data, duplicates),
         settings.repo_root,
         display_name(settings.data_path, settings.repo_root).rstrip("/") + "/",
-        root / STORE_DIRNAME,
-        ReasoningCache(cache_dir).get(key),
         files,
         sources.data,
         ParseCache(cache_dir),
@@ -570,48 +835,27 @@ def _revision_plan(
 
 
 def _write_asserted_files(
-    sources: Sources, work: Path, dumps_dir: Path
+    sources: Sources, work: Path, dumps_dir: Path, duplicates: list[bytes]
 ) -> tuple[dict[str, Path], dict[str, int], float]:
     """The asserted graphs as sorted N-Triples files in ``work``, the dumps made of
-    them alone, their statement counts and the seconds it took."""
+    them alone, their statement counts and the seconds it took; the data graph's lines
+    stated more than once go into ``duplicates``."""
     started = time.perf_counter()
     graph_files = {
         GRAPH_ONTOLOGY: dumps.write_graph_file(
             (f.ntriples for f in sources.ontology), work / "ontology.nt"
         ),
         GRAPH_DATA: dumps.write_graph_file(
-            (f.ntriples for f in sources.data), work / "data.nt", run_lines=250_000
+            (f.ntriples for f in sources.data),
+            work / "data.nt",
+            run_lines=250_000,
+            duplicates=duplicates,
         ),
     }
     counts = dumps.write_dumps(
         graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
     )
     return graph_files, counts, time.perf_counter() - started
-
-
-def _revised_store(
-    root: Path, plan: rebuild.Plan, change: rebuild.Change | None, sources: Sources, work: Path
-) -> tuple[ox.Store, float] | None:
-    """The new build's store as the last one's copy, revised by the change, with the
-    new inferred graph's file in ``work``; and the seconds it took. None, leaving
-    nothing behind, when the change needs a full closure or the copy fails."""
-    started = time.perf_counter()
-    assert change is not None, "a revision plan gives a change"
-    target = root / STORE_DIRNAME
-    store = None
-    try:
-        checkpoint_store(plan.store, target)
-        store = open_writable_store(target)
-        rebuild.revise_store(store, change, sources.ontology, plan, work / rebuild.REVISED_INFERRED)
-    except (revise.Unsupported, StoreUnavailableError):
-        # The full path then: the change needs a full closure, or the last build's
-        # store cannot be copied.
-        del store
-        gc.collect()
-        shutil.rmtree(target, ignore_errors=True)
-        (work / rebuild.REVISED_INFERRED).unlink(missing_ok=True)
-        return None
-    return store, round(time.perf_counter() - started, 3)
 
 
 def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -> str:
@@ -631,19 +875,14 @@ _failed = False  # validation found what fails the build: reasoning is skipped
 _loading_seconds = 0.0
 
 
-def _open_working_store(
-    sources: Sources, revision: rebuild.Plan | None
-) -> tuple[rebuild.Change | None, set[ox.Triple]]:
-    """Load every ontology and data file into a new working store; return the change
-    it makes to the last build's assertions (with a revision plan) and the links
-    (which need the assertions only), so the build process need not wait for the
-    verdict to have them."""
+def _open_working_store(sources: Sources) -> set[ox.Triple]:
+    """Load every ontology and data file into a new working store; return the links
+    (which need the assertions only)."""
     global _working_store, _loading_seconds
     started = time.perf_counter()
     _working_store = workspace.workspace([*sources.ontology, *sources.data])
     _loading_seconds = time.perf_counter() - started
-    change = rebuild.change_of(_working_store, revision) if revision is not None else None
-    return change, load.wikidata_links_in(_working_store)
+    return load.wikidata_links_in(_working_store, [ox.DefaultGraph()])
 
 
 def _validate_in_working_store(
@@ -668,12 +907,11 @@ def _validate_in_working_store(
 
 
 def _reason_in_working_store(
-    asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None, revised: bool
+    asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None
 ) -> tuple[Path, float, str]:
     """The inferred graph as an N-Triples file, the seconds it took and how the graph
-    was had: ``cached`` (sorted) when there is one; none here when the parent
-    ``revised`` it; else the closure's, unsorted, in ``work``. The working store is
-    released either way."""
+    was had: ``cached`` (sorted) when there is one, else the closure's, unsorted, in
+    ``work``. The working store is released either way."""
     global _working_store
     started = time.perf_counter()
     store, _working_store = _working_store, None
@@ -682,8 +920,6 @@ def _reason_in_working_store(
         return work, 0.0, "closure"
     if cached is not None:
         return cached, 0.0, "cache"
-    if revised:
-        return work / rebuild.REVISED_INFERRED, 0.0, "revision"
     reason.infer_in_store(store, asserted, engine=engine)
     unsorted = work / "inferred.unsorted.nt"
     store.dump(unsorted, format=ox.RdfFormat.N_TRIPLES, from_graph=ox.DefaultGraph())
@@ -700,11 +936,13 @@ def _write_published_files(
     links: set[ox.Triple],
     described_as: dict[str, str],
     dumps_dir: Path,
+    *,
+    asserted_dumps_written: bool = True,
 ) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int], dict[str, Any], float]:
-    """With the asserted graphs' sorted files (and their dumps) written: the other
-    graphs as sorted N-Triples files in ``work``, the VoID description counted in all
-    of them, the remaining dumps, the subjects' triple maxima (pipeline/statistics.py)
-    and the seconds it took."""
+    """With the asserted graphs' sorted files (and unless told otherwise their dumps)
+    written: the other graphs as sorted N-Triples files in ``work``, the VoID
+    description counted in all of them, the remaining dumps, the subjects' triple
+    maxima (pipeline/statistics.py) and the seconds it took."""
     started = time.perf_counter()
     files = {
         **asserted_files,
@@ -715,7 +953,8 @@ def _write_published_files(
             ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
         ),
     }
-    remaining = [name for name in dumps.DUMPS if name not in dumps.dumps_of(asserted_files)]
+    written = dumps.dumps_of(asserted_files) if asserted_dumps_written else []
+    remaining = [name for name in dumps.DUMPS if name not in written]
     described = [name for name in remaining if GRAPH_METADATA in dumps.DUMPS[name][0]]
     with dumps.DumpWriter(files, dumps_dir) as writer:
         # The workers start on what needs no description while this process counts it.

@@ -57,12 +57,16 @@ DUMP_NAMES = (*DUMPS, CHECKSUMS)
 
 
 def write_graph_file(
-    body: bytes | Iterable[bytes], target: Path, run_lines: int = 1_000_000
+    body: bytes | Iterable[bytes],
+    target: Path,
+    run_lines: int = 1_000_000,
+    duplicates: list[bytes] | None = None,
 ) -> Path:
     """One graph as a file of sorted, distinct N-Triples lines (what every dump is made
     from). Sorted as bytes (sorting Python terms by their text costs ten times more),
     in runs of ``run_lines`` lines merged from temporary files, so memory stays bounded
-    at any size (a million lines is about 200 MB)."""
+    at any size (a million lines is about 200 MB). A line given ``n`` times goes ``n -
+    1`` times into ``duplicates`` (how many files state a triple: see :mod:`.rebuild`)."""
     chunks = [body] if isinstance(body, bytes) else body
     runs: list[Path] = []
     pending: list[bytes] = []
@@ -71,7 +75,7 @@ def write_graph_file(
         pending.sort()
         run = target.with_name(f".{target.name}.run{len(runs)}")
         with run.open("wb") as out:
-            out.writelines(_distinct(pending))
+            out.writelines(pending)  # duplicates kept: they are counted when merged
         runs.append(run)
         pending.clear()
 
@@ -82,26 +86,33 @@ def write_graph_file(
     if not runs:
         pending.sort()
         with target.open("wb") as out:
-            out.writelines(_distinct(pending))
+            out.writelines(_distinct(pending, duplicates))
         return target
     if pending:
         spill()
     try:
         with target.open("wb") as out:
-            out.writelines(merged_lines(runs))
+            out.writelines(_distinct(heapq.merge(*map(_lines_of, runs)), duplicates))
     finally:
         for run in runs:
             run.unlink(missing_ok=True)
     return target
 
 
-def _distinct(lines: Iterable[bytes]) -> Iterator[bytes]:
-    """Sorted lines, each once."""
+def _distinct(lines: Iterable[bytes], duplicates: list[bytes] | None = None) -> Iterator[bytes]:
+    """Sorted lines, each once (the repeats, if asked, into ``duplicates``)."""
     previous = None
     for line in lines:
         if line != previous:
             yield line
             previous = line
+        elif duplicates is not None:
+            duplicates.append(line)
+
+
+def _lines_of(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as handle:
+        yield from handle
 
 
 def merged_lines(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> Iterator[bytes]:

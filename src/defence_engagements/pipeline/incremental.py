@@ -15,6 +15,9 @@
   so a cache edited for years stays about the size of one build's parses.
 - ``validate/<key>.json``: see :mod:`validate` (keyed by what the file's validation
   sees; used by ``engagements validate FILE``).
+- ``asserted/<key>.nt`` and ``.dups``: the data graph as sorted N-Triples and its lines
+  stated more than once, keyed by the hashes of every ontology and data file: what a
+  rebuild patches and counts statements with (:class:`AssertedCache`).
 - ``reason/<key>.nt``: the inferred graph as sorted N-Triples, keyed by the engine and
   the hashes of every ontology and data file. An unchanged input set reuses it; after
   a few changed data files the last build's entry (its key is in ``build.json``) is
@@ -228,8 +231,10 @@ class ReasoningCache:
     """The inferred graph of a set of inputs, as the sorted N-Triples file the store and
     the dumps are made from."""
 
+    SUBDIRECTORY = "reason"
+
     def __init__(self, directory: Path | None) -> None:
-        self.directory = directory / "reason" if directory else None
+        self.directory = directory / self.SUBDIRECTORY if directory else None
 
     def get(self, key: str) -> Path | None:
         if self.directory is None:
@@ -248,6 +253,34 @@ class ReasoningCache:
         temporary.replace(target)
         _prune(self.directory, keep=2)
         return target
+
+
+class AssertedCache(ReasoningCache):
+    """The data graph of a set of inputs, as its sorted N-Triples file, and beside it
+    (``<key>.dups``) the lines more than one statement gave, once per extra statement:
+    with them a rebuild knows whether another file still states a triple without
+    reading every file (see :mod:`.rebuild`)."""
+
+    SUBDIRECTORY = "asserted"
+
+    def put_with(self, key: str, made: Path, duplicates: list[bytes]) -> Path:
+        assert self.directory is not None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.directory / f"{key}.dups", b"".join(sorted(duplicates)))
+        placed = self.put(key, made)
+        kept = {path.stem for path in self.directory.glob("*.nt")}
+        for companion in self.directory.glob("*.dups"):
+            if companion.stem not in kept:
+                companion.unlink(missing_ok=True)
+        return placed
+
+    def duplicates(self, key: str) -> list[bytes] | None:
+        if self.directory is None:
+            return None
+        try:
+            return (self.directory / f"{key}.dups").read_bytes().splitlines(keepends=True)
+        except OSError:
+            return None
 
 
 def _by_place(item: tuple[str, tuple[Path, int, int]]) -> tuple[str, int]:

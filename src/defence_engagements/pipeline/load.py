@@ -51,15 +51,19 @@ def wikidata_links(data: Iterable[ox.Triple]) -> set[ox.Triple]:
     return links
 
 
-def wikidata_links_in(store: ox.Store) -> set[ox.Triple]:
-    """:func:`wikidata_links` over the asserted triples of the build's working store."""
-    graph = ox.DefaultGraph()
+def wikidata_links_in(
+    store: ox.Store, graphs: list[ox.NamedNode] | list[ox.DefaultGraph]
+) -> set[ox.Triple]:
+    """:func:`wikidata_links` over the asserted triples of a store: those of the
+    build's working store (its default graph), or of a rebuild's revised store (its
+    ontology and data graphs)."""
     relevant = [
-        *store.quads_for_pattern(None, RDF_TYPE, WIKIDATA_LINK, graph),
-        *store.quads_for_pattern(None, WIKIDATA_ITEM, None, graph),
-        *store.quads_for_pattern(None, HAS_WIKIDATA_LINK, None, graph),
+        quad
+        for graph in graphs
+        for pattern in ((RDF_TYPE, WIKIDATA_LINK), (WIKIDATA_ITEM, None), (HAS_WIKIDATA_LINK, None))
+        for quad in store.quads_for_pattern(None, *pattern, graph)
     ]
-    return wikidata_links(q.triple for q in relevant)
+    return wikidata_links({q.triple for q in relevant})
 
 
 def load_ntriples(

@@ -1,22 +1,27 @@
-"""A rebuild's store and inferred graph, revised from the last build's.
+"""A rebuild's store, inferred graph and data graph file, revised from the last build's.
 
 When only a few data files changed since the published build, the new store starts
 as a copy of the published one (a RocksDB checkpoint: hard links, milliseconds), and
-takes the change: the triples of the changed files' old parses (the parse cache keeps
-them, by content hash) against their new ones, found in the child's working store
-(which knows whether another file still states a triple). Its inferred graph is then
-revised by :func:`.revise.revise_closure`, in place, while the child validates. The
-new inferred graph's file is the last one's sorted file with the lines the revision
-took out left out and those it put in merged in: no bulk load, no sort, no scan of
-the whole closure.
+takes the change: the changed files' old parses (the parse cache keeps them, by
+content hash) against their new ones, statement by statement. Whether another file
+still states a triple is counted, not looked up: the data graph holds each triple
+once, and the asserted cache keeps beside the last data graph's sorted file the
+lines stated more than once (:class:`.incremental.AssertedCache`). Its inferred graph
+is then revised by :func:`.revise.revise_closure`, in place; the new inferred and data
+graphs' files are the last ones with the lines that went left out and those that came
+merged in: no working store, no bulk load, no sort, no scan of the whole closure.
+What the change can make valid or invalid is judged in the revised store (see
+:mod:`.reach`).
 
 Anything the revision does not cover (the ontology changed, too many files changed,
-the last build's inferred graph or parses are gone, the schema-level rules would
-fire) leaves the build to close everything, as a first build does.
+the last build's graphs or parses are gone from the caches, the schema-level rules
+would fire, a shape the reach cannot follow) leaves the build to do everything, as a
+first build does.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,28 +45,37 @@ SCHEMA_CLOSURE = "urn:x-defence-engagements:build:schema-closure"
 
 
 @dataclass
+class LastBuild:
+    """What a revision starts from: the published build's store, and from the caches
+    its inferred and data graphs' sorted files and the lines stated more than once."""
+
+    store: Path
+    inferred: Path
+    data: Path
+    duplicates: list[bytes]
+
+
+@dataclass
 class Plan:
     """What a revision needs from the last build."""
 
-    inferred: Path  # its inferred graph, sorted N-Triples
-    store: Path  # its published store (what it asserted: the ontology and data graphs)
+    last: LastBuild
     before: list[ParsedFile]  # the changed and removed files as the last build parsed them
     after: list[ParsedFile]  # the changed and added files as parsed now
 
 
 def plan(
     previous: dict[str, object],
+    last: LastBuild,
     repo_root: Path,
     data_directory: str,
-    previous_store: Path,
-    previous_inferred: Path | None,
     files: dict[str, list[SourceFile]],
     parsed_data: list[ParsedFile],
     cache: ParseCache,
 ) -> Plan | None:
     """A plan when the inputs differ from the last build's only in a few data files
     (their names start with ``data_directory``, as build.json gives them)."""
-    if previous_inferred is None or not previous_store.is_dir():
+    if not last.store.is_dir():
         return None
     inputs_before = previous.get("inputs")
     if not isinstance(inputs_before, dict):
@@ -89,25 +103,61 @@ def plan(
             return None  # its parse is no longer kept
         before.append(old)
     after = [p for p in parsed_data if p.source.name in changed]
-    return Plan(previous_inferred, previous_store, before, after)
+    return Plan(last, before, after)
 
 
 @dataclass
 class Change:
-    """The assertions a rebuild takes out and puts in, as N-Triples (cheap to send
-    between processes)."""
+    """What the data graph loses and gains, as triples and as sorted lines."""
 
-    removed: bytes
-    added: bytes
+    removed: set[ox.Triple]
+    added: set[ox.Triple]
+    removed_lines: list[bytes]
+    added_lines: list[bytes]
+    duplicates: list[bytes]  # the new data graph's lines stated more than once
+    subjects: set[ox.Term]  # what the changed files state something about, before or after
 
 
-def change_of(assertions: ox.Store, chosen: Plan) -> Change:
-    """The change, from a store holding exactly the new assertions: a triple the
-    changed files no longer state is removed only if no other file states it."""
-    old = _triples(chosen.before)
-    new = _triples(chosen.after)
-    removed = {t for t in old - new if in_graph(t) not in assertions}
-    return Change(_serialized(removed), _serialized(new - old))
+def change_in(store: ox.Store, chosen: Plan) -> Change:
+    """The change the plan's files make to the data graph of ``store`` (the last build's):
+    a triple goes when no statement of it is left, counted as the data graph (one
+    statement) plus the last build's duplicate lines, less the changed files' old
+    statements, plus their new ones."""
+    before, after = _statements(chosen.before), _statements(chosen.after)
+    lines = sorted(before.keys() | after.keys())
+    triples = [in_graph(t) for t in ox.parse(b"".join(lines), **OWN_NTRIPLES)]
+    if len(triples) != len(lines):
+        raise revise.Unsupported("a changed file's cached parse is not one triple a line")
+    extra = Counter(chosen.last.duplicates)
+    data = ox.NamedNode(GRAPH_DATA)
+    change = Change(set(), set(), [], [], [], {q.subject for q in triples})
+    for line, quad in zip(lines, triples, strict=True):
+        delta = after[line] - before[line]
+        if not delta:
+            continue
+        was = extra[line] + 1 if in_graph(quad, data) in store else 0
+        now = was + delta
+        if now < 0:
+            raise revise.Unsupported("the last build's statement counts do not match its files")
+        extra[line] = max(now - 1, 0)
+        if was and not now:
+            change.removed.add(quad.triple)
+            change.removed_lines.append(line)
+        elif now and not was:
+            change.added.add(quad.triple)
+            change.added_lines.append(line)
+    change.duplicates = sorted(extra.elements())
+    return change
+
+
+def _statements(files: Iterable[ParsedFile]) -> Counter[bytes]:
+    return Counter(line for parsed in files for line in parsed.ntriples.splitlines(keepends=True))
+
+
+def patch_data_file(chosen: Plan, change: Change, target: Path) -> Path:
+    """The new data graph's sorted file: the last one's, patched by the change."""
+    _patched(chosen.last.data, change.removed_lines, change.added_lines, target)
+    return target
 
 
 def revise_store(
@@ -121,8 +171,8 @@ def revise_store(
     data, ontology_graph, inferred = (
         ox.NamedNode(iri) for iri in (GRAPH_DATA, GRAPH_ONTOLOGY, GRAPH_INFERRED)
     )
-    removed = {in_graph(t) for t in ox.parse(change.removed, **OWN_NTRIPLES)}
-    added = {in_graph(t) for t in ox.parse(change.added, **OWN_NTRIPLES)}
+    removed = {in_graph(t) for t in change.removed}
+    added = {in_graph(t) for t in change.added}
     for quad in removed:
         store.remove(in_graph(quad, data))
     store.extend(in_graph(quad, data) for quad in added)
@@ -149,12 +199,8 @@ def revise_store(
         else:
             store.remove(in_graph(quad, inferred))
     store.remove_graph(schema)
-    _patched(chosen.inferred, _lines({q.triple for q in touched} - keep), _lines(keep), target)
+    _patched(chosen.last.inferred, _lines({q.triple for q in touched} - keep), _lines(keep), target)
     return revision
-
-
-def _triples(files: Iterable[ParsedFile]) -> set[ox.Triple]:
-    return {t for parsed in files for t in parsed.triples}
 
 
 def _serialized(triples: Iterable[ox.Triple]) -> bytes:

@@ -287,21 +287,34 @@ class CompiledShapes:
 
     # ---- validating --------------------------------------------------------------------
 
-    def validate(self, store: ox.Store) -> list[Result]:
-        """Every result over ``store`` (its default graph), which is only read."""
+    def validate(
+        self,
+        store: ox.Store,
+        *,
+        graphs: list[ox.NamedNode] | None = None,
+        focus: Iterable[ox.Term] | None = None,
+    ) -> list[Result]:
+        """Every result over ``store``, which is only read: over its default graph, or
+        over the union of ``graphs``; for every focus node, or only for those of
+        ``focus`` (a rebuild judges what its change can affect, see :mod:`.reach`)."""
         # A run makes millions of short-lived objects, none in a reference cycle: with
         # the cyclic collector on, each of its full passes walks the whole heap again
         # (a third of the time at 10,000 engagements, more the bigger the heap).
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._validate(store)
+            return self._validate(store, graphs, focus)
         finally:
             if collecting:
                 gc.enable()
 
-    def _validate(self, store: ox.Store) -> list[Result]:
-        run = _Run(store, self._lookups())
+    def _validate(
+        self,
+        store: ox.Store,
+        graphs: list[ox.NamedNode] | None,
+        focus: Iterable[ox.Term] | None,
+    ) -> list[Result]:
+        run = _Run(store, self._lookups(), graphs, focus)
         results: list[Result] = []
         for shape in self.roots:
             focus = run.focus(shape)
@@ -348,6 +361,7 @@ def _regex(pattern: str, flags: str) -> re.Pattern[str]:
 _PLAIN_IRI = re.compile(r"<[^<>\s]*>")
 _NESTING = ("node", "not", "and", "or", "xone")  # constraints that refer to shapes
 _SUBJECT_OBJECT = operator.attrgetter("subject", "object")
+_RDF_TYPE = ox.NamedNode(str(RDF.type))
 _PLAIN_TERMS = (ox.NamedNode, ox.BlankNode, ox.Literal)
 
 
@@ -440,8 +454,24 @@ class _Run:
     writes each result and its details as it always did.
     """
 
-    def __init__(self, store: ox.Store, lookups: Counter[str]) -> None:
+    def __init__(
+        self,
+        store: ox.Store,
+        lookups: Counter[str],
+        graphs: list[ox.NamedNode] | None = None,
+        only: Iterable[ox.Term] | None = None,
+    ) -> None:
         self.store = store
+        self._graphs: list[ox.NamedNode | ox.DefaultGraph] = graphs or [ox.DefaultGraph()]
+        self._only = None
+        if only is not None:
+            only = set(only)
+            if any(isinstance(node, ox.BlankNode) for node in only):
+                # A blank node in a query is a variable: it cannot name the node.
+                raise Unsupported("a blank focus node to judge alone")
+            self._only = " ".join(sorted(str(node) for node in only))
+        self._types_of: dict[ox.Term, set[ox.Term]] = {}
+        self._subclasses: dict[str, set[ox.Term]] = {}
         self._members: dict[str, list[ox.Term]] = {}  # class → instances, as found
         self._instances: dict[str, set[ox.Term]] = {}
         self._focus: dict[str, _Focus] = {}  # target pattern → its focus nodes
@@ -461,13 +491,15 @@ class _Run:
     def focus(self, shape: _Shape) -> _Focus:
         """The focus nodes of a root shape (many shapes share a target)."""
         pattern = " UNION ".join(f"{{ {t} }}" for t in shape.targets)
+        if self._only is not None:
+            pattern = f"VALUES ?this {{ {self._only} }} {{ {pattern} }}"
         if pattern not in self._focus:
-            if shape.target_class is not None:  # the same query as sh:class asks
+            if shape.target_class is not None and self._only is None:  # as sh:class asks
                 nodes = self._class_members(shape.target_class)
                 members = self._instances[shape.target_class]
             else:
                 query = f"SELECT DISTINCT ?this WHERE {{ {pattern} }}"
-                nodes = [row[0] for row in self.store.query(query)]
+                nodes = [row[0] for row in self.query(query)]
                 members = set(nodes)
             self._focus[pattern] = _Focus(pattern, nodes, members)
         return self._focus[pattern]
@@ -488,7 +520,7 @@ class _Run:
                     f"?this {path} ?value }}"
                 )
                 grouped: dict[ox.Term, list[ox.Term]] = defaultdict(list)
-                for row in self.store.query(query):
+                for row in self.query(query):
                     grouped[row[0]].append(row[1])
                 self._joined[key] = grouped
             return self._joined[key]
@@ -536,16 +568,33 @@ class _Run:
     def _scan(self, predicate: str) -> _Predicate:
         """Subject → objects, for every triple of ``predicate``."""
         table: dict[ox.Term, list[ox.Term]] = defaultdict(list)
-        quads = self.store.quads_for_pattern(None, _named(predicate), None, ox.DefaultGraph())
-        for subject, value in map(_SUBJECT_OBJECT, quads):
+        for subject, value in map(_SUBJECT_OBJECT, self.quads(None, _named(predicate), None)):
             table[subject].append(value)
         return _Predicate(table)
+
+    def quads(
+        self, subject: ox.Term | None, predicate: ox.NamedNode | None, value: ox.Term | None
+    ) -> Iterator[ox.Quad]:
+        """The quads of the pattern in the graphs judged (a triple in two of them once)."""
+        if len(self._graphs) == 1:
+            yield from self.store.quads_for_pattern(subject, predicate, value, self._graphs[0])
+            return
+        seen: set[ox.Triple] = set()
+        for graph in self._graphs:
+            for quad in self.store.quads_for_pattern(subject, predicate, value, graph):
+                if quad.triple not in seen:
+                    seen.add(quad.triple)
+                    yield quad
+
+    def query(self, query: str) -> ox.QuerySolutions:
+        if isinstance(self._graphs[0], ox.DefaultGraph):
+            return self.store.query(query)  # type: ignore[return-value]
+        return self.store.query(query, default_graph=self._graphs)  # type: ignore[return-value]
 
     def _objects(self, node: ox.Term, predicate: str) -> list[ox.Term]:
         if isinstance(node, ox.Literal):
             return []  # a literal is the subject of no triple
-        quads = self.store.quads_for_pattern(node, _named(predicate), None, ox.DefaultGraph())
-        return [quad.object for quad in quads]  # a graph holds a triple once: distinct
+        return [quad.object for quad in self.quads(node, _named(predicate), None)]
 
     def values_of_node(
         self, node: ox.Term, path: str, predicates: tuple[str, ...]
@@ -563,7 +612,24 @@ class _Run:
         if predicates:
             return list(dict.fromkeys(v for p in predicates for v in self._objects(node, p)))
         query = f"SELECT DISTINCT ?value WHERE {{ {node} {path} ?value }}"
-        return [row[0] for row in self.store.query(query)]
+        return [row[0] for row in self.query(query)]
+
+    def is_instance(self, node: ox.Term, cls: str) -> bool:
+        """sh:class: whether ``node`` has a type that is ``cls`` or a subclass of it.
+        A whole run lists each class's instances once; a run for a few focus nodes
+        looks at the types of the few values it meets."""
+        if self._only is None:
+            return node in self.instances(cls)
+        if isinstance(node, ox.Literal):
+            return False
+        types = self._types_of.get(node)
+        if types is None:
+            types = self._types_of[node] = {q.object for q in self.quads(node, _RDF_TYPE, None)}
+        subclasses = self._subclasses.get(cls)
+        if subclasses is None:
+            query = f"SELECT ?c WHERE {{ ?c <{rdflib.RDFS.subClassOf}>* <{cls}> }}"
+            subclasses = self._subclasses[cls] = {row[0] for row in self.query(query)}
+        return not types.isdisjoint(subclasses)
 
     def instances(self, cls: str) -> set[ox.Term]:
         if cls not in self._instances:
@@ -573,7 +639,7 @@ class _Run:
     def _class_members(self, cls: str) -> list[ox.Term]:
         if cls not in self._members:
             query = f"SELECT DISTINCT ?x WHERE {{ ?x a/<{rdflib.RDFS.subClassOf}>* <{cls}> }}"
-            self._members[cls] = [row[0] for row in self.store.query(query)]
+            self._members[cls] = [row[0] for row in self.query(query)]
             self._instances[cls] = set(self._members[cls])
         return self._members[cls]
 
@@ -653,8 +719,7 @@ class _Run:
     def failing(self, component: str, parameter: object, values: Iterable[ox.Term]) -> set[ox.Term]:
         """The values that fail one value constraint, each checked once."""
         if component == "class":
-            instances = self.instances(parameter)  # type: ignore[arg-type]
-            return {value for value in values if value not in instances}
+            return {value for value in values if not self.is_instance(value, parameter)}  # type: ignore[arg-type]
         if component == "in":
             return {value for value in values if value not in parameter}  # type: ignore[operator]
         # The common checks inline (a call per value costs more than the check).
@@ -744,7 +809,7 @@ class _Run:
             f"SELECT (COUNT(*) AS ?n) WHERE {{ {{ SELECT ?s WHERE {{ ?s <{predicate}> ?o }} "
             f"LIMIT {limit} }} }}"
         )
-        return int(next(iter(self.store.query(query)))[0].value)  # type: ignore[index, union-attr]
+        return int(next(iter(self.query(query)))[0].value)  # type: ignore[index, union-attr]
 
     # -- one focus node ----------------------------------------------------------------
 
@@ -828,7 +893,7 @@ class _Run:
     ) -> tuple[bool, list[Result]]:
         """Whether ``checked`` passes one value constraint, and a failed sh:node's results."""
         if component == "class":
-            return checked in self.instances(parameter), []  # type: ignore[arg-type]
+            return self.is_instance(checked, parameter), []  # type: ignore[arg-type]
         if component == "datatype":
             return _has_datatype(checked, parameter), []  # type: ignore[arg-type]
         if component == "nodeKind":
@@ -884,7 +949,7 @@ class _Run:
         query = constraint.prefixes + constraint.select.replace("{TARGET}", f"{{ {pattern} }}")
         results = []
         seen: set[tuple[ox.Term, ox.Term | None, ox.Term | None]] = set()
-        for row in self.store.query(query):
+        for row in self.query(query):
             bindings = _bindings(row)
             focus = bindings.get("this")
             if focus is None:

@@ -208,7 +208,7 @@ class Validator:
                 results[position] = findings
                 if progress:
                     progress(parsed)
-        return _once_each(results[position] for position in sorted(results))
+        return once_each(results[position] for position in sorted(results))
 
     def _key(self, parsed: ParsedFile, graph: set[ox.Triple]) -> str:
         parts = (
@@ -252,6 +252,18 @@ class Validator:
         data_graph = _rdflib_graph(q.triple for q in store)
         return pyshacl_results(data_graph, self.shapes_graph)
 
+    def validate_focus(
+        self, store: ox.Store, graphs: list[ox.NamedNode], focus: Iterable[ox.Term]
+    ) -> list[RawResult]:
+        """The results of the focus nodes ``focus`` alone, judged in the union of
+        ``graphs`` of ``store`` (a rebuild's revised store); :func:`findings_of` gives
+        them to files. Raises :class:`.shacl.Unsupported` when the engine is pyshacl or
+        cannot judge these nodes alone (the caller then judges everything)."""
+        if self.compiled is None:
+            raise shacl.Unsupported("pyshacl judges whole graphs only")
+        self.runs += 1
+        return self._results_of(self.compiled.validate(store, graphs=graphs, focus=focus))
+
     def validate_store(
         self, store: ox.Store, files: list[ParsedFile], *, located: Collection[str] = SEVERITY_NAMES
     ) -> list[Finding]:
@@ -261,7 +273,7 @@ class Validator:
         means reading the file's Turtle again, and a build that fails only on
         violations need not do that for thousands of warnings (``engagements
         validate`` locates every finding)."""
-        return _once_each(_distribute(files, self.run_store(store), located))
+        return findings_of(self.run_store(store), files, located)
 
     def _read_cache(self, key: str) -> list[Finding] | None:
         if self.cache_dir is None:
@@ -282,7 +294,20 @@ class Validator:
         temporary.replace(target)
 
 
-def _once_each(per_file: Iterable[list[Finding]]) -> list[Finding]:
+def findings_of(
+    raw: list[RawResult], files: list[ParsedFile], located: Collection[str] = SEVERITY_NAMES
+) -> list[Finding]:
+    """The results given to the files that state their focus nodes (see
+    :func:`_distribute`), each once."""
+    return once_each(_distribute(files, raw, located))
+
+
+def focus_key(node: ox.Term) -> str:
+    """A focus node as a :class:`Finding` names it."""
+    return compact(to_rdflib(node))
+
+
+def once_each(per_file: Iterable[list[Finding]]) -> list[Finding]:
     """The findings, sorted; a result two files share is reported at the first."""
     seen: set[tuple[str, ...]] = set()
     out: list[Finding] = []
