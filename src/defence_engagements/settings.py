@@ -43,6 +43,9 @@ class Settings:
     build_dir: Path = Path("build")
     reasoner: str = "rules"  # OWL 2 RL engine of the build (pipeline/reason.py ENGINES)
     validator: str = "compiled"  # SHACL engine of the build (pipeline/validate.py ENGINES)
+    # About how many subjects a dump part holds (pipeline/dump_parts.py): a rebuild
+    # rewrites the parts around what changed.
+    dump_part_subjects: int = 256
     # Serving.
     host: str = "127.0.0.1"
     port: int = 8000

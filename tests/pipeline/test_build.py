@@ -596,3 +596,57 @@ def test_an_entry_whose_pack_was_compacted_away_is_parsed_again(tree: Settings) 
     expected = entry.ntriples
     entry.stored_at.unlink()  # what a compaction in another process does
     assert entry.ntriples == expected
+
+
+def test_a_rebuild_patches_the_dumps_parts_and_links_the_unchanged_dumps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dumps are cut into parts where the content says (pipeline/dump_parts.py): a
+    rebuild writes anew the parts around what changed, copies the others and links the
+    dumps none of whose graphs changed; the files are a build from scratch's, byte for
+    byte. (Cut every few subjects here, so the real data makes many parts.)"""
+    from defence_engagements.pipeline import dump_parts
+
+    patched: list[str] = []
+    patch = dump_parts.patch
+
+    def counting(old: Path, *args: object, **kwargs: object) -> object:
+        result = patch(old, *args, **kwargs)  # type: ignore[arg-type]
+        if result is not None:
+            patched.append(old.name)
+        return result
+
+    monkeypatch.setattr(dump_parts, "patch", counting)
+
+    def change(tree: Settings) -> None:
+        visit = tree.data_path / "engagements" / "2024-02-cavoli-visit-to-japan.ttl"
+        text = visit.read_text(encoding="utf-8")
+        visit.write_text(text.replace('"@en', ' (edited)"@en', 1), encoding="utf-8")
+
+    real = make_tree(tmp_path / "real", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+    pipeline.build(real)
+    change(real)
+    assert pipeline.build(real).manifest["reasoning"] == "revision"
+    assert {
+        "engagements.ttl",
+        "engagements.jsonld",
+        "engagements-inferred.ttl",
+        "engagements.nt.gz",
+        "engagements.nq.gz",
+    } <= set(patched)
+    dumps_dir = real.current_build / "dumps"
+    assert (dumps_dir / "ontology.ttl").stat().st_nlink > 1  # the last build's file
+    scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+    change(scratch)
+    pipeline.build(scratch)
+    for name in sorted(p.name for p in dumps_dir.iterdir()):
+        if name not in ("void.ttl", "engagements.nq.gz", "SHA256SUMS"):  # dated
+            assert (dumps_dir / name).read_bytes() == (
+                scratch.current_build / "dumps" / name
+            ).read_bytes(), name
+    with gzip.open(dumps_dir / "engagements.nq.gz") as quads:
+        assert (
+            len(quads.read().splitlines())
+            == read_manifest(real.current_build)["dumps"]["engagements.nq.gz"]
+        )
+    assert _content(real) == _content(scratch)

@@ -451,8 +451,8 @@ def _full_build(
 
                 # While the child validates: the asserted graphs' files and dumps.
                 duplicates: list[bytes] = []
-                graph_files, dump_counts, dumping = _write_asserted_files(
-                    sources, work, dumps_dir, duplicates
+                graph_files, asserted_dumps, dumping = _write_asserted_files(
+                    sources, work, dumps_dir, duplicates, settings.dump_part_subjects
                 )
                 findings, timings["validate"] = validation.result()
                 progress.finish("validate", timings["validate"])
@@ -476,6 +476,7 @@ def _full_build(
                     links,
                     described_as,
                     dumps_dir,
+                    settings.dump_part_subjects,
                 )
                 with inferred.open("rb") as handle:
                     load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
@@ -483,7 +484,7 @@ def _full_build(
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
-                graph_files, description, more_counts, bounds, dumping_there = publishing.result()
+                graph_files, description, more_dumps, bounds, dumping_there = publishing.result()
                 load.add_graph(store, GRAPH_METADATA, description)
                 del store  # closes RocksDB before the build is published
                 storing += time.perf_counter() - started
@@ -506,7 +507,7 @@ def _full_build(
             findings,
             graph_files,
             duplicates,
-            {**dump_counts, **more_counts},
+            {**asserted_dumps, **more_dumps},
             bounds,
             reasoned_by,
             dumping + dumping_there,
@@ -564,7 +565,7 @@ def _rebuild(
 
         progress.start("reason", None)
         started = time.perf_counter()
-        rebuild.revise_store(
+        inferred_changed = rebuild.revise_store(
             store, change, sources.ontology, revision, work / rebuild.REVISED_INFERRED
         )
         timings["reason"] = round(time.perf_counter() - started, 3)
@@ -584,6 +585,17 @@ def _rebuild(
         progress.start("store", None)
         started = time.perf_counter()
         links = load.wikidata_links_in(store, asserted_graphs)
+        last_links = _graph_of(store, GRAPH_LINKS)
+        last = _LastDumps(
+            revision.last.store.parent / DUMPS_DIRNAME,
+            _read_parts(revision.last.store.parent),
+            {
+                GRAPH_DATA: {_subject_key(t) for t in change.removed | change.added},
+                GRAPH_INFERRED: {_subject_key(t) for t in inferred_changed},
+                GRAPH_LINKS: {_subject_key(t) for t in last_links ^ links},
+            },
+            _graph_of(store, GRAPH_METADATA),
+        )
         graph_files = {
             GRAPH_ONTOLOGY: dumps.write_graph_file(
                 (f.ntriples for f in sources.ontology), work / "ontology.nt"
@@ -598,7 +610,8 @@ def _rebuild(
             links,
             described_as,
             dumps_dir,
-            asserted_dumps_written=False,
+            settings.dump_part_subjects,
+            last,
         )
         store.clear_graph(ox.NamedNode(GRAPH_LINKS))
         load.add_graph(store, GRAPH_LINKS, links)
@@ -710,7 +723,7 @@ class _Published:
     findings: list[Finding]
     graph_files: dict[str, Path]
     duplicates: list[bytes]  # the data graph's lines stated more than once
-    dump_counts: dict[str, int]
+    dumps: dict[str, dumps.Written]
     bounds: dict[str, Any]
     reasoned_by: str  # "closure", "revision" or "cache"
     dumping: float  # seconds spent on the dumps before the last step
@@ -732,8 +745,9 @@ def _publish(
     try:
         progress.start("dumps", None)
         started = time.perf_counter()
-        dump_counts = {name: made.dump_counts[name] for name in dumps.DUMPS}
-        dumps.write_checksums(dumps_dir, dumps.DUMPS)
+        dump_counts = {name: made.dumps[name].count for name in dumps.DUMPS}
+        dumps.write_checksums(dumps_dir, {name: made.dumps[name].digest for name in dumps.DUMPS})
+        _write_parts(root, made.dumps)
         # The files are sorted and distinct, as the store holds the graphs.
         counts = {iri: dumps.line_count(made.graph_files[iri]) for iri in NAMED_GRAPHS}
         if made.reasoned_by != "cache":
@@ -778,6 +792,30 @@ def _publish(
 
 
 _FINDINGS = "findings.json"  # beside build.json: what a rebuild keeps of the last verdict
+_PARTS = "parts.json"  # beside build.json: each dump's parts, which a rebuild patches
+
+
+def _write_parts(root: Path, written: dict[str, dumps.Written]) -> None:
+    body = {name: w._asdict() for name, w in written.items()}
+    (root / _PARTS).write_text(json.dumps(body), encoding="utf-8")
+
+
+def _read_parts(root: Path) -> dict[str, dumps.Written]:
+    """The last build's dumps as written; without them a rebuild writes them whole."""
+    try:
+        body = json.loads((root / _PARTS).read_text(encoding="utf-8"))
+        return {name: dumps.Written(**fields) for name, fields in body.items()}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def _graph_of(store: ox.Store, iri: str) -> set[ox.Triple]:
+    return {q.triple for q in store.quads_for_pattern(None, None, None, ox.NamedNode(iri))}
+
+
+def _subject_key(triple: ox.Triple) -> bytes:
+    """A subject as its N-Triples lines start (what dump parts are cut by)."""
+    return str(triple.subject).encode()
 
 
 def _write_findings(root: Path, findings: list[Finding], strict: bool) -> None:
@@ -835,8 +873,8 @@ def _revision_plan(
 
 
 def _write_asserted_files(
-    sources: Sources, work: Path, dumps_dir: Path, duplicates: list[bytes]
-) -> tuple[dict[str, Path], dict[str, int], float]:
+    sources: Sources, work: Path, dumps_dir: Path, duplicates: list[bytes], part_subjects: int
+) -> tuple[dict[str, Path], dict[str, dumps.Written], float]:
     """The asserted graphs as sorted N-Triples files in ``work``, the dumps made of
     them alone, their statement counts and the seconds it took; the data graph's lines
     stated more than once go into ``duplicates``."""
@@ -852,10 +890,12 @@ def _write_asserted_files(
             duplicates=duplicates,
         ),
     }
-    counts = dumps.write_dumps(
-        graph_files, dumps_dir, names=dumps.dumps_of(graph_files), parallel=False
-    )
-    return graph_files, counts, time.perf_counter() - started
+    with dumps.DumpWriter(
+        graph_files, dumps_dir, parallel=False, part_subjects=part_subjects
+    ) as writer:
+        writer.write(graph_files, dumps.dumps_of(graph_files))
+        written = writer.results()
+    return graph_files, written, time.perf_counter() - started
 
 
 def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -> str:
@@ -928,6 +968,16 @@ def _reason_in_working_store(
     return unsorted, round(time.perf_counter() - started, 3), "closure"
 
 
+@dataclass
+class _LastDumps:
+    """What a rebuild patches its dumps from: the last build's, and what changed."""
+
+    directory: Path
+    written: dict[str, dumps.Written]
+    changed: dict[str, set[bytes]]  # graph → the subjects whose lines changed in it
+    description: set[ox.Triple]  # the last build's VoID description
+
+
 def _write_published_files(
     asserted_files: dict[str, Path],
     work: Path,
@@ -936,13 +986,14 @@ def _write_published_files(
     links: set[ox.Triple],
     described_as: dict[str, str],
     dumps_dir: Path,
-    *,
-    asserted_dumps_written: bool = True,
-) -> tuple[dict[str, Path], list[ox.Triple], dict[str, int], dict[str, Any], float]:
-    """With the asserted graphs' sorted files (and unless told otherwise their dumps)
+    part_subjects: int,
+    last: _LastDumps | None = None,
+) -> tuple[dict[str, Path], list[ox.Triple], dict[str, dumps.Written], dict[str, Any], float]:
+    """With the asserted graphs' sorted files (and, in a full build, their dumps)
     written: the other graphs as sorted N-Triples files in ``work``, the VoID
-    description counted in all of them, the remaining dumps, the subjects' triple
-    maxima (pipeline/statistics.py) and the seconds it took."""
+    description counted in all of them, the remaining dumps (after a revision, every
+    dump: the ``last`` ones patched), the subjects' triple maxima
+    (pipeline/statistics.py) and the seconds it took."""
     started = time.perf_counter()
     files = {
         **asserted_files,
@@ -953,25 +1004,35 @@ def _write_published_files(
             ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
         ),
     }
-    written = dumps.dumps_of(asserted_files) if asserted_dumps_written else []
+    written = dumps.dumps_of(asserted_files) if last is None else []
     remaining = [name for name in dumps.DUMPS if name not in written]
     described = [name for name in remaining if GRAPH_METADATA in dumps.DUMPS[name][0]]
-    with dumps.DumpWriter(files, dumps_dir) as writer:
+
+    def write(names: list[str]) -> None:
+        if last is None:
+            writer.write(files, names)
+        else:
+            writer.patch(files, names, last.directory, last.written, last.changed)
+
+    with dumps.DumpWriter(files, dumps_dir, part_subjects=part_subjects) as writer:
         # The workers start on what needs no description while this process counts it.
-        writer.write(files, [name for name in remaining if name not in described])
+        write([name for name in remaining if name not in described])
         content_bounds = writer.run(statistics.subject_bounds, dict(files))
         figures = void.figures_of(files)
         description = void.describe(figures, dumps=dumps.DUMP_NAMES, **described_as)
         files[GRAPH_METADATA] = dumps.write_graph_file(
             ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
         )
-        writer.write(files, described)
+        if last is not None:
+            moved = last.description ^ set(description)
+            last.changed[GRAPH_METADATA] = {str(t.subject).encode() for t in moved}
+        write(described)
         bounds = statistics.sum_bounds(
             content_bounds.result(),
             statistics.subject_bounds({GRAPH_METADATA: files[GRAPH_METADATA]}),
         )
-        counts = writer.results()
-    return files, description, counts, bounds, round(time.perf_counter() - started, 3)
+        results = writer.results()
+    return files, description, results, bounds, round(time.perf_counter() - started, 3)
 
 
 def _sorted_file(unsorted: Path, target: Path) -> Path:

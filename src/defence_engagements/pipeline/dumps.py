@@ -17,10 +17,9 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import pyoxigraph as ox
-from zlib_ng import gzip_ng
 
 from defence_engagements.namespaces import (
     GRAPH_DATA,
@@ -30,6 +29,7 @@ from defence_engagements.namespaces import (
     GRAPH_ONTOLOGY,
     PREFIXES,
 )
+from defence_engagements.pipeline import dump_parts
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 CHECKSUMS = "SHA256SUMS"
@@ -188,10 +188,18 @@ def write_dumps(
     chosen = list(DUMPS) if names is None else list(names)
     with DumpWriter(graph_files, directory, parallel=parallel) as writer:
         writer.write(graph_files, chosen)
-        counts = writer.results()
+        written = writer.results()
     if names is None:
-        write_checksums(directory, DUMPS)
-    return counts
+        write_checksums(directory, {name: w.digest for name, w in written.items()})
+    return {name: w.count for name, w in written.items()}
+
+
+class Written(NamedTuple):
+    """One dump file: its statements, SHA-256 and parts (see :mod:`.dump_parts`)."""
+
+    count: int
+    digest: str
+    index: dict[str, Any] | None  # None: written whole (RDF/XML)
 
 
 class DumpWriter:
@@ -200,9 +208,15 @@ class DumpWriter:
     once. ``results`` waits for every dump and gives statements per file."""
 
     def __init__(
-        self, graph_files: Mapping[str, Path], directory: Path, *, parallel: bool | None = None
+        self,
+        graph_files: Mapping[str, Path],
+        directory: Path,
+        *,
+        parallel: bool | None = None,
+        part_subjects: int = 256,
     ) -> None:
         self.directory = directory
+        self.part_subjects = part_subjects
         directory.mkdir(parents=True, exist_ok=True)
         if parallel is None:
             size = sum(path.stat().st_size for path in graph_files.values())
@@ -214,7 +228,7 @@ class DumpWriter:
             if parallel
             else None
         )
-        self._written: dict[str, Future[int] | int] = {}
+        self._written: dict[str, Future[Written] | Written] = {}
 
     def __enter__(self) -> DumpWriter:
         return self
@@ -226,9 +240,48 @@ class DumpWriter:
     def write(self, graph_files: Mapping[str, Path], names: Iterable[str]) -> None:
         for name in names:
             graphs = DUMPS[name][0]
-            job = (name, [graph_files[g] for g in graphs], graphs, self.directory)
+            job = (
+                name,
+                [graph_files[g] for g in graphs],
+                graphs,
+                self.directory,
+                self.part_subjects,
+            )
             self._written[name] = (
                 self._pool.submit(_write_dump, *job) if self._pool else _write_dump(*job)
+            )
+
+    def patch(
+        self,
+        graph_files: Mapping[str, Path],
+        names: Iterable[str],
+        last: Path,
+        last_written: Mapping[str, Written],
+        changed: Mapping[str, set[bytes]],
+    ) -> None:
+        """The dumps ``names`` as the last build's (in ``last``) with the parts of the
+        subjects ``changed`` in their graphs (graph → subjects) written anew; a dump
+        none of whose graphs changed is the last one's file (a hard link)."""
+        for name in names:
+            graphs = DUMPS[name][0]
+            subjects = set().union(*(changed.get(g, set()) for g in graphs))
+            before = last_written.get(name)
+            if before is not None and not subjects:
+                os.link(last / name, self.directory / name)
+                self._written[name] = before
+                continue
+            job = (
+                name,
+                [graph_files[g] for g in graphs],
+                graphs,
+                self.directory,
+                self.part_subjects,
+            )
+            patching = (last / name, before, subjects) if before and before.index else None
+            self._written[name] = (
+                self._pool.submit(_write_dump, *job, patching)
+                if self._pool
+                else _write_dump(*job, patching)
             )
 
     def run(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
@@ -239,10 +292,10 @@ class DumpWriter:
         done.set_result(function(*args))
         return done
 
-    def results(self) -> dict[str, int]:
+    def results(self) -> dict[str, Written]:
         return {
-            name: count if isinstance(count, int) else count.result()
-            for name, count in self._written.items()
+            name: written if isinstance(written, Written) else written.result()
+            for name, written in self._written.items()
         }
 
 
@@ -252,37 +305,82 @@ def dumps_of(graphs: Iterable[str]) -> list[str]:
     return [name for name, (needed, _) in DUMPS.items() if available.issuperset(needed)]
 
 
-def _write_dump(name: str, paths: list[Path], graphs: tuple[str, ...], directory: Path) -> int:
-    """One dump file; returns its number of statements."""
+def _write_dump(
+    name: str,
+    paths: list[Path],
+    graphs: tuple[str, ...],
+    directory: Path,
+    part_subjects: int,
+    patching: tuple[Path, Written, set[bytes]] | None = None,
+) -> Written:
+    """One dump file, in parts (:mod:`.dump_parts`), or with ``patching`` (the last
+    build's file, what it was, the changed subjects) as that file's parts patched."""
     fmt = DUMPS[name][1]
     target = directory / name
-    if fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
-        counted = _Counted(
-            merged_lines(paths, [f"<{graph}> .\n".encode() for graph in graphs])
-            if fmt == ox.RdfFormat.N_QUADS
-            else merged_lines(paths)
-        )
-        with target.open("wb") as raw:
-            # Level 6 (zlib's default): a third of level 9's time for 2–3% more bytes.
-            out: Any = (
-                gzip_ng.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
-                if name.endswith(".gz")
-                else raw
-            )
-            with out:
-                for block in _blocks(counted):
-                    out.write(block)
-        return counted.count
-    prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-    if len(paths) == 1:  # one sorted file: the parser reads it directly
-        source: Any = paths[0]
-        count = line_count(paths[0])
-        parsed = ox.parse(path=source, **OWN_NTRIPLES)
-    else:
+    suffixes = [f"<{graph}> .\n".encode() for graph in graphs]
+    if fmt == ox.RdfFormat.RDF_XML:  # the ontology alone: small, written whole
         counted = _Counted(merged_lines(paths))
         parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), **OWN_NTRIPLES)
-    ox.serialize((quad.triple for quad in parsed), output=target, format=fmt, prefixes=prefixes)
-    return count if len(paths) == 1 else counted.count
+        ox.serialize((q.triple for q in parsed), output=target, format=fmt, prefixes=PREFIXES)
+        return Written(counted.count, sha256_file(target), None)
+    codec = dump_parts.Codec(fmt, gzipped=name.endswith(".gz"), every=part_subjects)
+    quads = suffixes if fmt == ox.RdfFormat.N_QUADS else None
+    if patching is not None:
+        last, before, subjects = patching
+        assert before.index is not None
+        patched = dump_parts.patch(
+            last,
+            dump_parts.Index.from_json(before.index),
+            target,
+            codec,
+            subjects,
+            lambda first, stop: merged(
+                _with_suffix(lines, suffix) if quads else lines
+                for lines, suffix in zip(
+                    (_lines_in_range(path, first, stop) for path in paths), suffixes, strict=True
+                )
+            ),
+        )
+        if patched is not None:
+            index, digest = patched
+            return Written(index.statements, digest, index.to_json())
+    index, digest = dump_parts.write(target, codec, merged_lines(paths, quads))
+    return Written(index.statements, digest, index.to_json())
+
+
+def _lines_in_range(path: Path, first: bytes | None, stop: bytes | None) -> list[bytes]:
+    """The lines of a sorted N-Triples file whose subjects are from ``first`` up to,
+    not including, ``stop`` (None: from the start, to the end), found by bisection."""
+    with path.open("rb") as handle:
+        size = path.stat().st_size
+        start = 0 if first is None else _first_line_from(handle, size, first + b" ")
+        end = size if stop is None else _first_line_from(handle, size, stop + b" ")
+        handle.seek(start)
+        return handle.read(max(end - start, 0)).splitlines(keepends=True)
+
+
+def _first_line_from(handle: BinaryIO, size: int, key: bytes) -> int:
+    """Where the first line not below ``key`` starts in a sorted file (or its size)."""
+    low, high = 0, size  # every line before low is below key; the answer is <= high
+    while high - low > 4096:
+        middle = (low + high) // 2
+        handle.seek(middle - 1)
+        handle.readline()
+        start = handle.tell()
+        if start >= high:
+            break
+        line = handle.readline()
+        if line < key:
+            low = start + len(line)
+        else:
+            high = start
+    handle.seek(low)
+    position = low
+    for line in handle:
+        if line >= key:
+            return position
+        position += len(line)
+    return position
 
 
 def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
@@ -316,14 +414,9 @@ class _Counted:
             yield line
 
 
-def _blocks(lines: Iterable[bytes], size: int = 8192) -> Iterator[bytes]:
-    iterator = iter(lines)
-    while block := b"".join(itertools.islice(iterator, size)):
-        yield block
-
-
-def write_checksums(directory: Path, names: Iterable[str]) -> None:
-    lines = [f"{sha256_file(directory / name)}  {name}\n" for name in sorted(names)]
+def write_checksums(directory: Path, digests: Mapping[str, str]) -> None:
+    """SHA256SUMS, from the digests the writers took on the way."""
+    lines = [f"{digests[name]}  {name}\n" for name in sorted(digests)]
     (directory / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
 
 

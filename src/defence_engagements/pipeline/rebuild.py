@@ -162,12 +162,13 @@ def patch_data_file(chosen: Plan, change: Change, target: Path) -> Path:
 
 def revise_store(
     store: ox.Store, change: Change, ontology: list[ParsedFile], chosen: Plan, target: Path
-) -> revise.Revision:
+) -> set[ox.Triple]:
     """Turn ``store``, a copy of the last build's published store, into this build's:
     its data graph takes the change, its inferred graph is revised by it (see
     :func:`.revise.revise_closure`), and the new inferred graph is written, sorted, to
-    ``target`` (the last one's file, patched). Raises :class:`.revise.Unsupported` when
-    the change needs a full closure; ``store`` is then half-changed: throw it away."""
+    ``target`` (the last one's file, patched). Returns the triples that left or joined
+    the inferred graph. Raises :class:`.revise.Unsupported` when the change needs a full
+    closure; ``store`` is then half-changed: throw it away."""
     data, ontology_graph, inferred = (
         ox.NamedNode(iri) for iri in (GRAPH_DATA, GRAPH_ONTOLOGY, GRAPH_INFERRED)
     )
@@ -199,8 +200,9 @@ def revise_store(
         else:
             store.remove(in_graph(quad, inferred))
     store.remove_graph(schema)
-    _patched(chosen.last.inferred, _lines({q.triple for q in touched} - keep), _lines(keep), target)
-    return revision
+    dropped = {q.triple for q in touched} - keep
+    _patched(chosen.last.inferred, _lines(dropped), _lines(keep), target)
+    return dropped | keep
 
 
 def _serialized(triples: Iterable[ox.Triple]) -> bytes:

@@ -1,0 +1,240 @@
+"""Dump files made of parts cut where the content says, so a rebuild rewrites a few.
+
+A dump is written from sorted lines, each subject's lines together. A new *part*
+starts at the first subject and at every subject whose CRC-32 is a multiple of a
+number (settings: ``dump_part_subjects``, 256: about 250 kB of Turtle a part): the
+cuts depend only on which subjects there are, so the same graphs give the same
+parts, and a change moves only the cuts next to it (content-defined chunking, as
+rsync and backup tools cut files). Each part is written on its own — Turtle without
+the prefix block the file starts with, JSON-LD as its objects between the file's
+brackets, N-Triples and N-Quads as a gzip member of its own (members concatenate
+into one gzip file) — and the byte where each part starts is kept in an
+:class:`Index` (``parts.json`` beside the build).
+
+A rebuild (:func:`patch`) writes anew only the parts holding a changed subject, with
+one part either side (a cut whose subject went or came moves into them), and copies
+every other part's bytes from the last build's file. Turtle and JSON-LD parts are
+what one serialisation of the whole graph gives at that place, so those files are
+byte for byte the same either way; the gzip files are the same for the same graphs.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import itertools
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import pyoxigraph as ox
+from zlib_ng import gzip_ng
+
+from defence_engagements.namespaces import PREFIXES
+from defence_engagements.pipeline.parse import OWN_NTRIPLES
+
+
+def starts_part(subject: bytes, every: int) -> bool:
+    """Whether a part starts at ``subject``: one subject in ``every``, by its CRC-32."""
+    return zlib.crc32(subject) % every == 0
+
+
+@dataclass
+class Index:
+    """Where each part of one dump file lies, and how many statements it holds."""
+
+    firsts: list[str] = field(default_factory=list)  # each part's first subject
+    offsets: list[int] = field(default_factory=list)  # where each part starts
+    counts: list[int] = field(default_factory=list)
+    end: int = 0  # where the last part ends (the footer follows)
+    every: int = 0  # the cutting rule: one subject in ``every`` starts a part
+
+    @property
+    def statements(self) -> int:
+        return sum(self.counts)
+
+    def span(self, part: int) -> tuple[int, int]:
+        stop = self.offsets[part + 1] if part + 1 < len(self.offsets) else self.end
+        return self.offsets[part], stop
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "firsts": self.firsts,
+            "offsets": self.offsets,
+            "counts": self.counts,
+            "end": self.end,
+            "every": self.every,
+        }
+
+    @staticmethod
+    def from_json(data: dict[str, list[int] | list[str] | int]) -> Index:
+        return Index(**data)  # type: ignore[arg-type]
+
+
+class Codec:
+    """How one dump format writes a part."""
+
+    def __init__(self, fmt: ox.RdfFormat, gzipped: bool, every: int) -> None:
+        self.fmt, self.gzipped, self.every = fmt, gzipped, every
+        self.header = b"[" if fmt == ox.RdfFormat.JSON_LD else b""
+        self.footer = b"]" if fmt == ox.RdfFormat.JSON_LD else b""
+        self._prefix_block = b""
+        if fmt == ox.RdfFormat.TURTLE:
+            probe = ox.Triple(ox.NamedNode("urn:x:s"), ox.NamedNode("urn:x:p"), ox.Literal("o"))
+            whole = ox.serialize([probe], format=fmt, prefixes=PREFIXES) or b""
+            self._prefix_block = whole[: whole.rindex(b"<urn:x:s>")]
+
+    def opening(self, parts: int) -> bytes:
+        """What the file starts with: Turtle's prefixes only when it has a statement."""
+        return self.header + (self._prefix_block if parts else b"")
+
+    def part(self, lines: list[bytes], first: bool) -> bytes:
+        body = b"".join(lines)
+        if self.fmt in (ox.RdfFormat.N_TRIPLES, ox.RdfFormat.N_QUADS):
+            return gzip_ng.compress(body, compresslevel=6, mtime=0) if self.gzipped else body
+        triples = (q.triple for q in ox.parse(body, **OWN_NTRIPLES))
+        prefixes = PREFIXES if self.fmt == ox.RdfFormat.TURTLE else None
+        written = ox.serialize(triples, format=self.fmt, prefixes=prefixes) or b""
+        if self.fmt == ox.RdfFormat.TURTLE:
+            return written[len(self._prefix_block) :]
+        return (b"" if first else b",") + written[1:-1]  # JSON-LD: the array's objects
+
+
+def cut(lines: Iterable[bytes], every: int) -> Iterator[tuple[bytes, list[bytes]]]:
+    """(first subject, lines) of each part of sorted lines."""
+    first: bytes | None = None
+    pending: list[bytes] = []
+    subject = b""
+    for line in lines:
+        this = line[: line.index(b" ")]
+        if this != subject:
+            subject = this
+            if first is None or starts_part(this, every):
+                if first is not None:
+                    yield first, pending
+                first, pending = this, []
+        pending.append(line)
+    if first is not None:
+        yield first, pending
+
+
+class _Output:
+    """A file being written, its SHA-256 taken on the way."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.position = 0
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+        self.digest.update(data)
+        self.position += len(data)
+
+
+def write(target: Path, codec: Codec, lines: Iterable[bytes]) -> tuple[Index, str]:
+    """The dump of ``lines`` (sorted, distinct) in parts; its index and SHA-256."""
+    parts = cut(lines, codec.every)
+    index = Index(every=codec.every)
+    with target.open("wb") as handle:
+        out = _Output(handle)
+        first = next(parts, None)
+        out.write(codec.opening(1 if first else 0))
+        if first is not None:
+            _write_parts(out, codec, itertools.chain([first], parts), index, first_in_file=True)
+        index.end = out.position
+        out.write(codec.footer)
+    return index, out.digest.hexdigest()
+
+
+def _write_parts(
+    out: _Output,
+    codec: Codec,
+    parts: Iterable[tuple[bytes, list[bytes]]],
+    index: Index,
+    *,
+    first_in_file: bool,
+) -> None:
+    for n, (first, lines) in enumerate(parts):
+        index.firsts.append(first.decode())
+        index.offsets.append(out.position)
+        index.counts.append(len(lines))
+        out.write(codec.part(lines, first_in_file and n == 0))
+
+
+def patch(
+    old: Path,
+    old_index: Index,
+    target: Path,
+    codec: Codec,
+    changed: set[bytes],
+    lines_between: Callable[[bytes | None, bytes | None], Iterable[bytes]],
+) -> tuple[Index, str] | None:
+    """The dump ``old`` with the parts holding a subject of ``changed`` written anew
+    from ``lines_between(first, stop)`` (the new sorted lines of the subjects from
+    ``first`` up to, not including, ``stop``; None: from the start, to the end), every
+    other part copied. Its index and SHA-256, or None when it is better written whole
+    (a file of fewer than three parts, or one left empty)."""
+    count = len(old_index.firsts)
+    if count < 3 or old_index.every != codec.every:
+        return None
+    firsts = [f.encode() for f in old_index.firsts]
+    regions: list[list[int]] = []
+    for part in sorted({max(bisect.bisect_right(firsts, s) - 1, 0) for s in changed}):
+        start, stop = max(part - 1, 0), min(part + 1, count - 1)
+        if regions and start <= regions[-1][1] + 1:
+            regions[-1][1] = max(regions[-1][1], stop)
+        else:
+            regions.append([start, stop])
+    fresh: list[list[tuple[bytes, list[bytes]]]] = []
+    position = 0
+    while position < len(regions):
+        start, stop = regions[position]
+        lines = lines_between(
+            firsts[start] if start else None, firsts[stop + 1] if stop + 1 < count else None
+        )
+        made = list(cut(lines, codec.every))
+        if not made and start == 0 and stop + 1 < count:
+            # The file's first part (no JSON-LD comma) must come from this region.
+            regions[position][1] += 1
+            if position + 1 < len(regions) and regions[position + 1][0] <= stop + 2:
+                regions[position][1] = regions.pop(position + 1)[1]
+            continue
+        fresh.append(made)
+        position += 1
+    index = Index(every=codec.every)
+    with old.open("rb") as source, target.open("wb") as handle:
+        out = _Output(handle)
+        out.write(codec.opening(1))
+        copied = 0  # the next old part to copy
+        for (start, stop), made in zip(regions, fresh, strict=True):
+            _copy_parts(source, old_index, copied, start, out, index)
+            _write_parts(out, codec, made, index, first_in_file=not index.firsts)
+            copied = stop + 1
+        _copy_parts(source, old_index, copied, count, out, index)
+        if not index.firsts:
+            return None
+        index.end = out.position
+        out.write(codec.footer)
+    return index, out.digest.hexdigest()
+
+
+def _copy_parts(
+    source: BinaryIO, old: Index, start: int, stop: int, out: _Output, index: Index
+) -> None:
+    if start >= stop:
+        return
+    begin, _ = old.span(start)
+    _, end = old.span(stop - 1)
+    for part in range(start, stop):
+        index.firsts.append(old.firsts[part])
+        index.offsets.append(out.position + old.offsets[part] - begin)
+        index.counts.append(old.counts[part])
+    source.seek(begin)
+    remaining = end - begin
+    while remaining:
+        chunk = source.read(min(remaining, 1 << 20))
+        out.write(chunk)
+        remaining -= len(chunk)
