@@ -12,10 +12,12 @@ import pyoxigraph as ox
 import pytest
 
 from defence_engagements import pipeline
+from defence_engagements.namespaces import NAMED_GRAPHS
 from defence_engagements.pipeline.parse import parse_turtle, read_source
 from defence_engagements.pipeline.reach import Reach
 from defence_engagements.pipeline.validate import Finding, Validator
 from defence_engagements.settings import Settings, load_settings
+from defence_engagements.store import open_published_build, read_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEX = "https://w3id.org/defence-engagements/def#"
@@ -28,7 +30,8 @@ _INNER_LINE = re.compile(r"^\t[^\t].* ;$", re.MULTILINE)
 def _tree(source: Path, root: Path) -> Settings:
     for part in ("ontology", "data", "shapes"):
         shutil.copytree(source / part, root / part, ignore=shutil.ignore_patterns("text"))
-    return load_settings(repo_root=root, build_dir=root / "build")
+    # Small dump parts, so that rebuilds patch them (pipeline/dump_parts.py).
+    return load_settings(repo_root=root, build_dir=root / "build", dump_part_subjects=4)
 
 
 def _verdict(settings: Settings) -> tuple[str, list[Finding]]:
@@ -42,24 +45,54 @@ def _verdict(settings: Settings) -> tuple[str, list[Finding]]:
 
 def _scratch_verdict(settings: Settings, build_dir: Path) -> list[Finding]:
     shutil.rmtree(build_dir, ignore_errors=True)
-    scratch = load_settings(repo_root=settings.repo_root, build_dir=build_dir)
+    scratch = settings.with_overrides(build_dir=build_dir)
     how, findings = _verdict(scratch)
     assert how in ("closure", "failed")
     return findings
 
 
-def _edit(rng: random.Random, data: Path) -> list[str]:
-    """One to three random edits that keep the Turtle well formed: a statement line
-    dropped (a missing label, date, post, quote…), a type swapped, a claim's
-    preference flipped, a date moved."""
+# What differs between two builds of the same files: their version and date.
+_DATED = ("void.ttl", "engagements.nq.gz", "SHA256SUMS")
+_VOLATILE = {
+    "http://purl.org/dc/terms/modified",
+    "http://www.w3.org/2002/07/owl#versionInfo",
+    "http://www.w3.org/ns/dcat#version",
+}
+
+
+def _published(
+    build: Path,
+) -> tuple[dict[str, object], dict[str, set[ox.Triple]], dict[str, bytes]]:
+    """A published build's figures, graphs (the dated triples left out) and dumps."""
+    manifest = read_manifest(build)
+    store = open_published_build(build).store
+    graphs = {
+        graph: {
+            q.triple
+            for q in store.quads_for_pattern(None, None, None, ox.NamedNode(graph))
+            if q.predicate.value not in _VOLATILE
+        }
+        for graph in NAMED_GRAPHS
+    }
+    files = {p.name: p.read_bytes() for p in (build / "dumps").iterdir() if p.name not in _DATED}
+    figures = {k: manifest[k] for k in ("graphs", "triples", "dumps", "subject_bounds", "warnings")}
+    return figures, graphs, files
+
+
+def _edit(rng: random.Random, data: Path) -> dict[Path, str]:
+    """One or two random edits that keep the Turtle well formed: a label changed, a
+    statement line dropped (a missing label, date, post, quote…), a type swapped, a
+    claim's preference flipped, a date moved. Returns the edited files' old texts."""
     files = sorted(data.rglob("*.ttl"))
-    done: list[str] = []
-    wanted = rng.randint(1, 3)
-    while len(done) < wanted:
+    before: dict[Path, str] = {}
+    wanted = rng.randint(1, 2)
+    while len(before) < wanted:
         path = rng.choice(files)
         text = path.read_text(encoding="utf-8")
-        kind = rng.choice(["drop", "drop", "type", "preferred", "date"])
-        if kind == "drop" and (lines := _INNER_LINE.findall(text)):
+        kind = rng.choice(["drop", "label", "label", "type", "preferred", "date"])
+        if kind == "label" and '"@en' in text:
+            text = text.replace('"@en', ' (edited)"@en', 1)
+        elif kind == "drop" and (lines := _INNER_LINE.findall(text)):
             line = rng.choice(lines)
             text = text.replace(line + "\n", "", 1)
         elif kind == "type" and " a dex:Person" in text:
@@ -70,9 +103,9 @@ def _edit(rng: random.Random, data: Path) -> list[str]:
             text = text.replace('-13"^^xsd:date', '-14"^^xsd:date', 1)
         else:
             continue
+        before.setdefault(path, path.read_text(encoding="utf-8"))
         path.write_text(text, encoding="utf-8")
-        done.append(f"{kind} {path.name}")
-    return done
+    return before
 
 
 def test_random_edits_of_a_generated_tree_get_a_whole_validations_verdict(
@@ -80,19 +113,29 @@ def test_random_edits_of_a_generated_tree_get_a_whole_validations_verdict(
 ) -> None:
     """Rounds of random edits to a tree of generated engagements (shared people,
     posts, sources, claims): each rebuild's findings, carried over and judged again,
-    are those of a build from scratch; violations fail both, warnings are the same."""
+    are those of a build from scratch; violations fail both (and the round's edits
+    are undone), warnings are the same; what a revised build publishes (graphs, VoID
+    figures, maxima, dumps) is what the build from scratch publishes."""
     rng = random.Random(17)
     tree = _tree(generated_tree, tmp_path / "tree")
     assert _verdict(tree)[0] == "closure"
     revised_rounds = failed_rounds = 0
-    for round_number in range(10):
-        edits = _edit(rng, tree.data_path)
+    for round_number in range(12):
+        before = _edit(rng, tree.data_path)
+        edits = sorted(p.name for p in before)
         how, findings = _verdict(tree)
         expected = _scratch_verdict(tree, tmp_path / "scratch-build")
         assert findings == expected, (round_number, edits)
-        revised_rounds += how in ("revision", "failed")
+        if how == "revision":  # and what it published: graphs, VoID figures, dumps
+            assert _published(tree.current_build) == _published(
+                tmp_path / "scratch-build" / "current"
+            ), (round_number, edits)
+        revised_rounds += how == "revision"
         failed_rounds += how == "failed"
-    assert revised_rounds >= 5 and failed_rounds >= 1  # both sides were exercised
+        if how == "failed":
+            for path, text in before.items():
+                path.write_text(text, encoding="utf-8")
+    assert revised_rounds >= 4 and failed_rounds >= 1, (revised_rounds, failed_rounds)
 
 
 def test_a_type_changed_in_one_file_fails_the_engagements_of_others(tmp_path: Path) -> None:

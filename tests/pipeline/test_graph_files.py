@@ -80,10 +80,11 @@ def test_work_run_beside_the_dumps_gives_what_it_gives_here(tmp_path: Path) -> N
     tree = make_tree(tmp_path / "tree")
     pipeline.build(tree)
     graph_files = _published_graph_files(tree, tmp_path)
-    here = statistics.subject_bounds(graph_files)
+    here = statistics.subject_runs(graph_files)
     with DumpWriter(graph_files, tmp_path / "dumps", parallel=True) as writer:
-        beside = writer.run(statistics.subject_bounds, graph_files).result()
+        beside = writer.run(statistics.subject_runs, graph_files).result()
     assert beside == here
-    parts = [statistics.subject_bounds({g: p}) for g, p in graph_files.items()]
-    assert statistics.sum_bounds(*parts) == here
-    assert here["any"] > 0
+    bounds = statistics.subject_bounds(here)
+    parts = [statistics.subject_bounds({g: r}) for g, r in here.items()]
+    assert statistics.sum_bounds(*parts) == bounds
+    assert bounds["any"] > 0

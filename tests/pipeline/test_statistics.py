@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyoxigraph
 
-from defence_engagements.pipeline.statistics import _maxima, subject_bounds
+from defence_engagements.pipeline.statistics import runs_of, subject_bounds, subject_runs
 from defence_engagements.store import open_published_build
 
 
@@ -23,10 +23,13 @@ def test_maxima_follow_subject_and_predicate_runs(tmp_path: Path) -> None:
         b"<http://b> <http://q> <http://z> .\n",
         b"<http://c> <http://q> <http://z> .\n",
     ]
-    assert _maxima(lines) == (4, {"http://p": 2, "http://q": 3})
+    runs = runs_of(lines)
+    assert runs.bounds() == {"any": 4, "by_predicate": {"http://p": 2, "http://q": 3}}
+    assert runs.subjects == Counter({3: 1, 4: 1, 1: 1})
+    assert runs.by_predicate["http://q"] == Counter({1: 2, 3: 1})
     (tmp_path / "one.nt").write_bytes(b"".join(lines))
     (tmp_path / "two.nt").write_bytes(lines[0] + lines[7])
-    bounds = subject_bounds({"g1": tmp_path / "one.nt", "g2": tmp_path / "two.nt"})
+    bounds = subject_bounds(subject_runs({"g1": tmp_path / "one.nt", "g2": tmp_path / "two.nt"}))
     assert bounds == {"any": 5, "by_predicate": {"http://p": 3, "http://q": 4}}
 
 

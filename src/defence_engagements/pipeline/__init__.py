@@ -484,8 +484,8 @@ def _full_build(
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
-                graph_files, description, more_dumps, bounds, dumping_there = publishing.result()
-                load.add_graph(store, GRAPH_METADATA, description)
+                made: _Files = publishing.result()
+                load.add_graph(store, GRAPH_METADATA, made.description)
                 del store  # closes RocksDB before the build is published
                 storing += time.perf_counter() - started
                 timings["store"] = round(storing, 3)
@@ -505,12 +505,13 @@ def _full_build(
             files,
             inputs,
             findings,
-            graph_files,
+            made.graph_files,
             duplicates,
-            {**asserted_dumps, **more_dumps},
-            bounds,
+            {**asserted_dumps, **made.dumps},
+            made.counted,
+            made.bounds,
             reasoned_by,
-            dumping + dumping_there,
+            dumping + made.seconds,
             described_as["modified"],
             strict,
         ),
@@ -584,25 +585,36 @@ def _rebuild(
 
         progress.start("store", None)
         started = time.perf_counter()
+        last_root = revision.last.store.parent
         links = load.wikidata_links_in(store, asserted_graphs)
         last_links = _graph_of(store, GRAPH_LINKS)
+        store.clear_graph(ox.NamedNode(GRAPH_LINKS))
+        load.add_graph(store, GRAPH_LINKS, links)
+        changes = {
+            GRAPH_DATA: rebuild.GraphChange(change.removed, change.added),
+            GRAPH_INFERRED: inferred_changed,
+            GRAPH_LINKS: rebuild.GraphChange(last_links - links, links - last_links),
+        }
         last = _LastDumps(
-            revision.last.store.parent / DUMPS_DIRNAME,
-            _read_parts(revision.last.store.parent),
+            last_root / DUMPS_DIRNAME,
+            _read_parts(last_root),
             {
-                GRAPH_DATA: {_subject_key(t) for t in change.removed | change.added},
-                GRAPH_INFERRED: {_subject_key(t) for t in inferred_changed},
-                GRAPH_LINKS: {_subject_key(t) for t in last_links ^ links},
+                iri: {_subject_key(t) for t in moved.left | moved.joined}
+                for iri, moved in changes.items()
             },
             _graph_of(store, GRAPH_METADATA),
         )
+        # The VoID figures and the subjects' runs: the last build's, moved by the change.
+        figures, runs = _read_counted(last_root)
+        revised = rebuild.Revised(store, changes)
+        counted = _Counted(revised.figures(figures, links), revised.runs(runs))
         graph_files = {
             GRAPH_ONTOLOGY: dumps.write_graph_file(
                 (f.ntriples for f in sources.ontology), work / "ontology.nt"
             ),
             GRAPH_DATA: rebuild.patch_data_file(revision, change, work / "data.nt"),
         }
-        graph_files, description, counts, bounds, dumping = _write_published_files(
+        made = _write_published_files(
             graph_files,
             work,
             work / rebuild.REVISED_INFERRED,
@@ -612,11 +624,10 @@ def _rebuild(
             dumps_dir,
             settings.dump_part_subjects,
             last,
+            counted,
         )
-        store.clear_graph(ox.NamedNode(GRAPH_LINKS))
-        load.add_graph(store, GRAPH_LINKS, links)
         store.clear_graph(ox.NamedNode(GRAPH_METADATA))
-        load.add_graph(store, GRAPH_METADATA, description)
+        load.add_graph(store, GRAPH_METADATA, made.description)
         del store
         opened.clear()  # closes RocksDB before the build is published
         timings["store"] = round(time.perf_counter() - started, 3)
@@ -636,12 +647,13 @@ def _rebuild(
             files,
             inputs,
             findings,
-            graph_files,
+            made.graph_files,
             change.duplicates,
-            counts,
-            bounds,
+            made.dumps,
+            made.counted,
+            made.bounds,
             "revision",
-            dumping,
+            made.seconds,
             described_as["modified"],
             strict,
         ),
@@ -724,6 +736,7 @@ class _Published:
     graph_files: dict[str, Path]
     duplicates: list[bytes]  # the data graph's lines stated more than once
     dumps: dict[str, dumps.Written]
+    counted: _Counted
     bounds: dict[str, Any]
     reasoned_by: str  # "closure", "revision" or "cache"
     dumping: float  # seconds spent on the dumps before the last step
@@ -748,8 +761,8 @@ def _publish(
         dump_counts = {name: made.dumps[name].count for name in dumps.DUMPS}
         dumps.write_checksums(dumps_dir, {name: made.dumps[name].digest for name in dumps.DUMPS})
         _write_parts(root, made.dumps)
-        # The files are sorted and distinct, as the store holds the graphs.
-        counts = {iri: dumps.line_count(made.graph_files[iri]) for iri in NAMED_GRAPHS}
+        _write_counted(root, made.counted)
+        counts = {iri: made.counted.runs[iri].triples for iri in NAMED_GRAPHS}
         if made.reasoned_by != "cache":
             ReasoningCache(keys.cache_dir).put(keys.reasoning, made.graph_files[GRAPH_INFERRED])
         AssertedCache(keys.cache_dir).put_with(
@@ -793,6 +806,7 @@ def _publish(
 
 _FINDINGS = "findings.json"  # beside build.json: what a rebuild keeps of the last verdict
 _PARTS = "parts.json"  # beside build.json: each dump's parts, which a rebuild patches
+_COUNTED = "counted.json"  # beside build.json: the figures and runs a rebuild moves
 
 
 def _write_parts(root: Path, written: dict[str, dumps.Written]) -> None:
@@ -807,6 +821,24 @@ def _read_parts(root: Path) -> dict[str, dumps.Written]:
         return {name: dumps.Written(**fields) for name, fields in body.items()}
     except (OSError, ValueError, TypeError):
         return {}
+
+
+def _write_counted(root: Path, counted: _Counted) -> None:
+    body = {
+        "figures": asdict(counted.figures),
+        "runs": {iri: runs.to_json() for iri, runs in counted.runs.items()},
+    }
+    (root / _COUNTED).write_text(json.dumps(body), encoding="utf-8")
+
+
+def _read_counted(root: Path) -> tuple[void.Figures, dict[str, statistics.Runs]]:
+    """The last build's figures and runs; a build without them cannot be revised."""
+    try:
+        body = json.loads((root / _COUNTED).read_text(encoding="utf-8"))
+        runs = {iri: statistics.Runs.from_json(r) for iri, r in body["runs"].items()}
+        return void.Figures(**body["figures"]), runs
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise revise.Unsupported(f"the last build's counts: {exc}") from exc
 
 
 def _graph_of(store: ox.Store, iri: str) -> set[ox.Triple]:
@@ -978,6 +1010,27 @@ class _LastDumps:
     description: set[ox.Triple]  # the last build's VoID description
 
 
+@dataclass
+class _Counted:
+    """What the VoID figures and the subjects' maxima are counted from: kept beside
+    the build (``counted.json``), so a rebuild moves them by its change."""
+
+    figures: void.Figures
+    runs: dict[str, statistics.Runs]  # every graph's
+
+
+@dataclass
+class _Files:
+    """The published files written, and what was counted in them."""
+
+    graph_files: dict[str, Path]
+    description: list[ox.Triple]
+    dumps: dict[str, dumps.Written]
+    counted: _Counted
+    bounds: dict[str, Any]
+    seconds: float
+
+
 def _write_published_files(
     asserted_files: dict[str, Path],
     work: Path,
@@ -988,12 +1041,13 @@ def _write_published_files(
     dumps_dir: Path,
     part_subjects: int,
     last: _LastDumps | None = None,
-) -> tuple[dict[str, Path], list[ox.Triple], dict[str, dumps.Written], dict[str, Any], float]:
+    counted: _Counted | None = None,
+) -> _Files:
     """With the asserted graphs' sorted files (and, in a full build, their dumps)
     written: the other graphs as sorted N-Triples files in ``work``, the VoID
-    description counted in all of them, the remaining dumps (after a revision, every
-    dump: the ``last`` ones patched), the subjects' triple maxima
-    (pipeline/statistics.py) and the seconds it took."""
+    description (its figures counted in all of them, or given: a rebuild moves the last
+    ones), the remaining dumps (after a revision, every dump: the ``last`` ones
+    patched) and the subjects' triple maxima (pipeline/statistics.py)."""
     started = time.perf_counter()
     files = {
         **asserted_files,
@@ -1017,9 +1071,10 @@ def _write_published_files(
     with dumps.DumpWriter(files, dumps_dir, part_subjects=part_subjects) as writer:
         # The workers start on what needs no description while this process counts it.
         write([name for name in remaining if name not in described])
-        content_bounds = writer.run(statistics.subject_bounds, dict(files))
-        figures = void.figures_of(files)
-        description = void.describe(figures, dumps=dumps.DUMP_NAMES, **described_as)
+        if counted is None:
+            runs = writer.run(statistics.subject_runs, dict(files))
+            counted = _Counted(void.figures_of(files), {})
+        description = void.describe(counted.figures, dumps=dumps.DUMP_NAMES, **described_as)
         files[GRAPH_METADATA] = dumps.write_graph_file(
             ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
         )
@@ -1027,12 +1082,14 @@ def _write_published_files(
             moved = last.description ^ set(description)
             last.changed[GRAPH_METADATA] = {str(t.subject).encode() for t in moved}
         write(described)
-        bounds = statistics.sum_bounds(
-            content_bounds.result(),
-            statistics.subject_bounds({GRAPH_METADATA: files[GRAPH_METADATA]}),
-        )
+        if not counted.runs:
+            counted.runs = runs.result()
+        counted.runs.update(statistics.subject_runs({GRAPH_METADATA: files[GRAPH_METADATA]}))
         results = writer.results()
-    return files, description, results, bounds, round(time.perf_counter() - started, 3)
+    bounds = statistics.subject_bounds(counted.runs)
+    return _Files(
+        files, description, results, counted, bounds, round(time.perf_counter() - started, 3)
+    )
 
 
 def _sorted_file(unsorted: Path, target: Path) -> Path:

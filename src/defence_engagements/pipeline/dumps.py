@@ -337,7 +337,7 @@ def _write_dump(
             lambda first, stop: merged(
                 _with_suffix(lines, suffix) if quads else lines
                 for lines, suffix in zip(
-                    (_lines_in_range(path, first, stop) for path in paths), suffixes, strict=True
+                    (lines_in_range(path, first, stop) for path in paths), suffixes, strict=True
                 )
             ),
         )
@@ -348,18 +348,18 @@ def _write_dump(
     return Written(index.statements, digest, index.to_json())
 
 
-def _lines_in_range(path: Path, first: bytes | None, stop: bytes | None) -> list[bytes]:
+def lines_in_range(path: Path, first: bytes | None, stop: bytes | None) -> list[bytes]:
     """The lines of a sorted N-Triples file whose subjects are from ``first`` up to,
     not including, ``stop`` (None: from the start, to the end), found by bisection."""
     with path.open("rb") as handle:
         size = path.stat().st_size
-        start = 0 if first is None else _first_line_from(handle, size, first + b" ")
-        end = size if stop is None else _first_line_from(handle, size, stop + b" ")
+        start = 0 if first is None else first_line_from(handle, size, first + b" ")
+        end = size if stop is None else first_line_from(handle, size, stop + b" ")
         handle.seek(start)
         return handle.read(max(end - start, 0)).splitlines(keepends=True)
 
 
-def _first_line_from(handle: BinaryIO, size: int, key: bytes) -> int:
+def first_line_from(handle: BinaryIO, size: int, key: bytes) -> int:
     """Where the first line not below ``key`` starts in a sorted file (or its size)."""
     low, high = 0, size  # every line before low is below key; the answer is <= high
     while high - low > 4096:
@@ -381,6 +381,45 @@ def _first_line_from(handle: BinaryIO, size: int, key: bytes) -> int:
             return position
         position += len(line)
     return position
+
+
+def patch_sorted_file(
+    source: Path, drop: Iterable[bytes], add: Iterable[bytes], target: Path
+) -> tuple[list[bytes], list[bytes]]:
+    """``target``: the sorted, distinct lines of ``source`` without ``drop`` and with
+    ``add``, found by bisection and the bytes between copied, so the cost goes with
+    the change, not the file. Returns the lines that left (of ``drop``, those there
+    were) and those that joined (of ``add``, those not there yet)."""
+    dropped = set(drop)
+    left: list[bytes] = []
+    joined: list[bytes] = []
+    size = source.stat().st_size
+    with source.open("rb") as old, target.open("wb") as out:
+        position = 0
+        for line in sorted(dropped.union(add)):
+            at = first_line_from(old, size, line)
+            _copy_range(old, out, position, at)
+            old.seek(at)
+            present = old.readline() == line
+            position = at
+            if line in dropped:
+                if present:
+                    left.append(line)
+                    position = at + len(line)
+            elif not present:
+                out.write(line)
+                joined.append(line)
+        _copy_range(old, out, position, size)
+    return left, joined
+
+
+def _copy_range(source: BinaryIO, out: BinaryIO, start: int, end: int) -> None:
+    source.seek(start)
+    remaining = end - start
+    while remaining > 0:
+        chunk = source.read(min(remaining, 4 << 20))
+        out.write(chunk)
+        remaining -= len(chunk)
 
 
 def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:

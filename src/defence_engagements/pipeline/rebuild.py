@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY
-from defence_engagements.pipeline import reason, revise, rules
-from defence_engagements.pipeline.dumps import merged
+from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS, GRAPH_ONTOLOGY
+from defence_engagements.pipeline import reason, revise, rules, statistics, void
+from defence_engagements.pipeline.dumps import patch_sorted_file
 from defence_engagements.pipeline.incremental import ParseCache
 from defence_engagements.pipeline.parse import OWN_NTRIPLES, ParsedFile, SourceFile
 from defence_engagements.pipeline.revise import in_graph
@@ -156,18 +156,26 @@ def _statements(files: Iterable[ParsedFile]) -> Counter[bytes]:
 
 def patch_data_file(chosen: Plan, change: Change, target: Path) -> Path:
     """The new data graph's sorted file: the last one's, patched by the change."""
-    _patched(chosen.last.data, change.removed_lines, change.added_lines, target)
+    patch_sorted_file(chosen.last.data, change.removed_lines, change.added_lines, target)
     return target
+
+
+@dataclass
+class GraphChange:
+    """What left one graph and what joined it."""
+
+    left: set[ox.Triple]
+    joined: set[ox.Triple]
 
 
 def revise_store(
     store: ox.Store, change: Change, ontology: list[ParsedFile], chosen: Plan, target: Path
-) -> set[ox.Triple]:
+) -> GraphChange:
     """Turn ``store``, a copy of the last build's published store, into this build's:
     its data graph takes the change, its inferred graph is revised by it (see
     :func:`.revise.revise_closure`), and the new inferred graph is written, sorted, to
-    ``target`` (the last one's file, patched). Returns the triples that left or joined
-    the inferred graph. Raises :class:`.revise.Unsupported` when the change needs a full
+    ``target`` (the last one's file, patched). Returns what left and joined the
+    inferred graph. Raises :class:`.revise.Unsupported` when the change needs a full
     closure; ``store`` is then half-changed: throw it away."""
     data, ontology_graph, inferred = (
         ox.NamedNode(iri) for iri in (GRAPH_DATA, GRAPH_ONTOLOGY, GRAPH_INFERRED)
@@ -201,8 +209,8 @@ def revise_store(
             store.remove(in_graph(quad, inferred))
     store.remove_graph(schema)
     dropped = {q.triple for q in touched} - keep
-    _patched(chosen.last.inferred, _lines(dropped), _lines(keep), target)
-    return dropped | keep
+    left, joined = patch_sorted_file(chosen.last.inferred, _lines(dropped), _lines(keep), target)
+    return GraphChange(_parsed(left), _parsed(joined))
 
 
 def _serialized(triples: Iterable[ox.Triple]) -> bytes:
@@ -213,9 +221,96 @@ def _lines(triples: Iterable[ox.Triple]) -> list[bytes]:
     return sorted(set(_serialized(triples).splitlines(keepends=True)))
 
 
-def _patched(source: Path, drop: list[bytes], add: list[bytes], target: Path) -> None:
-    """The sorted lines of ``source`` without ``drop``, with ``add``, each once."""
-    dropped = set(drop)
-    with source.open("rb") as old, target.open("wb") as out:
-        kept: Iterator[bytes] = (line for line in old if line not in dropped)
-        out.writelines(merged([kept, add]))
+def _parsed(lines: list[bytes]) -> set[ox.Triple]:
+    return {q.triple for q in ox.parse(b"".join(lines), **OWN_NTRIPLES)}
+
+
+CONTENT_GRAPHS = (GRAPH_ONTOLOGY, GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS)
+
+
+class Revised:
+    """The content graphs before and after a rebuild's change, as the revised store
+    (after) and what left and joined each graph tell: what the VoID figures and the
+    subjects' runs are moved by, without a pass over every graph."""
+
+    def __init__(self, store: ox.Store, changes: dict[str, GraphChange]) -> None:
+        self.store = store
+        self.changes = changes
+        self.candidates = set().union(*(c.left | c.joined for c in changes.values()))
+
+    def _after(
+        self, subject: ox.Term | None, predicate: ox.NamedNode | None, obj: ox.Term | None
+    ) -> Iterator[tuple[str, ox.Triple]]:
+        for iri in CONTENT_GRAPHS:
+            for quad in self.store.quads_for_pattern(subject, predicate, obj, ox.NamedNode(iri)):
+                yield iri, quad.triple
+
+    def exists(
+        self, subject: ox.Term | None, predicate: ox.NamedNode | None, obj: ox.Term | None
+    ) -> bool:
+        return next(self._after(subject, predicate, obj), None) is not None
+
+    def existed(
+        self, subject: ox.Term | None, predicate: ox.NamedNode | None, obj: ox.Term | None
+    ) -> bool:
+        for iri, triple in self._after(subject, predicate, obj):
+            change = self.changes.get(iri)
+            if change is None or triple not in change.joined:
+                return True
+        return any(
+            (subject is None or t.subject == subject)
+            and (predicate is None or t.predicate == predicate)
+            and (obj is None or t.object == obj)
+            for change in self.changes.values()
+            for t in change.left
+        )
+
+    def figures(self, last: void.Figures, links: set[ox.Triple]) -> void.Figures:
+        """The last build's figures moved by the change (:func:`.void.figures_of`
+        counts the same in the graph files)."""
+        triples = {}
+        for t in self.candidates:
+            moved = self.exists(t.subject, t.predicate, t.object) - self.existed(
+                t.subject, t.predicate, t.object
+            )
+            if moved:
+                triples[t] = moved
+        subjects = {}
+        for subject in {t.subject for t in self.candidates}:
+            moved = self.exists(subject, None, None) - self.existed(subject, None, None)
+            if moved:
+                subjects[str(subject)] = moved
+        objects = sum(
+            self.exists(None, None, o) - self.existed(None, None, o)
+            for o in {t.object for t in self.candidates}
+        )
+        return void.revised_figures(last, triples, subjects, objects, links)
+
+    def runs(self, last: dict[str, statistics.Runs]) -> dict[str, statistics.Runs]:
+        """The last build's runs of each content graph, moved by the change."""
+        runs = {iri: counts.copy() for iri, counts in last.items()}
+        for iri, change in self.changes.items():
+            graph = ox.NamedNode(iri)
+            counts = runs.setdefault(iri, statistics.Runs())
+            touched = change.left | change.joined
+            for subject in {t.subject for t in touched}:
+                predicates = {t.predicate for t in touched if t.subject == subject}
+                for predicate in (None, *predicates):
+                    after = sum(
+                        1 for _ in self.store.quads_for_pattern(subject, predicate, None, graph)
+                    )
+                    before = (
+                        after
+                        - _matching(change.joined, subject, predicate)
+                        + _matching(change.left, subject, predicate)
+                    )
+                    counts.move(None if predicate is None else predicate.value, before, after)
+        return runs
+
+
+def _matching(triples: set[ox.Triple], subject: ox.Term, predicate: ox.NamedNode | None) -> int:
+    return sum(
+        1
+        for t in triples
+        if t.subject == subject and (predicate is None or t.predicate == predicate)
+    )

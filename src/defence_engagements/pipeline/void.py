@@ -99,6 +99,36 @@ def figures_of(graph_files: Mapping[str, Path]) -> Figures:
     return figures
 
 
+def revised_figures(
+    last: Figures,
+    triples: Mapping[ox.Triple, int],
+    subjects: Mapping[str, int],
+    objects: int,
+    links: Iterable[ox.Triple],
+) -> Figures:
+    """``last`` moved by a change of the union: ``triples`` that joined (+1) or left
+    (-1) it, ``subjects`` (N-Triples) that began or ceased to be one, the change in
+    distinct objects, and the new links graph (see pipeline/rebuild.py)."""
+    figures = Figures(
+        last.triples + sum(triples.values()),
+        last.subjects + sum(subjects.values()),
+        last.entities + sum(n for s, n in subjects.items() if s.startswith("<" + ID)),
+        last.objects + objects,
+        dict(last.classes),
+        dict(last.properties),
+    )
+    for triple, moved in triples.items():
+        counts = [(figures.properties, triple.predicate.value)]
+        if triple.predicate.value == RDF + "type":
+            counts.append((figures.classes, str(triple.object)))
+        for table, key in counts:
+            table[key] = table.get(key, 0) + moved
+            if not table[key]:
+                del table[key]
+    figures.linksets = dict(Counter(t.predicate.value for t in links))
+    return figures
+
+
 def rdf_dumps(names: Iterable[str]) -> list[str]:
     """The names among ``names`` that are RDF dumps of the described dataset.
 
