@@ -12,13 +12,13 @@ Layout of ``build/`` (see docs/ARCHITECTURE.md):
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyoxigraph
 
 from defence_engagements.errors import StoreUnavailableError
@@ -51,7 +51,7 @@ class PublishedBuild:
 
 def read_manifest(build_root: Path) -> dict[str, Any]:
     try:
-        return json.loads((build_root / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return orjson.loads((build_root / MANIFEST_NAME).read_bytes())
     except (OSError, ValueError) as exc:
         raise StoreUnavailableError(
             f"{build_root}: not a complete build ({exc}); run `engagements build`"
@@ -200,5 +200,5 @@ def prune_builds(build_dir: Path, keep: int = KEEP_BUILDS) -> list[Path]:
 def write_manifest(build_root: Path, manifest: dict[str, Any]) -> None:
     target = build_root / MANIFEST_NAME
     temporary = target.with_suffix(".tmp")
-    temporary.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    temporary.write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2) + b"\n")
     temporary.replace(target)

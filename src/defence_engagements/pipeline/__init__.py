@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
 import pyoxigraph as ox
 
 from defence_engagements.errors import DataError, StoreUnavailableError
@@ -811,13 +812,13 @@ _COUNTED = "counted.json"  # beside build.json: the figures and runs a rebuild m
 
 def _write_parts(root: Path, written: dict[str, dumps.Written]) -> None:
     body = {name: w._asdict() for name, w in written.items()}
-    (root / _PARTS).write_text(json.dumps(body), encoding="utf-8")
+    (root / _PARTS).write_bytes(orjson.dumps(body))
 
 
 def _read_parts(root: Path) -> dict[str, dumps.Written]:
     """The last build's dumps as written; without them a rebuild writes them whole."""
     try:
-        body = json.loads((root / _PARTS).read_text(encoding="utf-8"))
+        body = orjson.loads((root / _PARTS).read_bytes())
         return {name: dumps.Written(**fields) for name, fields in body.items()}
     except (OSError, ValueError, TypeError):
         return {}
@@ -828,13 +829,13 @@ def _write_counted(root: Path, counted: _Counted) -> None:
         "figures": asdict(counted.figures),
         "runs": {iri: runs.to_json() for iri, runs in counted.runs.items()},
     }
-    (root / _COUNTED).write_text(json.dumps(body), encoding="utf-8")
+    (root / _COUNTED).write_bytes(orjson.dumps(body))
 
 
 def _read_counted(root: Path) -> tuple[void.Figures, dict[str, statistics.Runs]]:
     """The last build's figures and runs; a build without them cannot be revised."""
     try:
-        body = json.loads((root / _COUNTED).read_text(encoding="utf-8"))
+        body = orjson.loads((root / _COUNTED).read_bytes())
         runs = {iri: statistics.Runs.from_json(r) for iri, r in body["runs"].items()}
         return void.Figures(**body["figures"]), runs
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -851,18 +852,22 @@ def _subject_key(triple: ox.Triple) -> bytes:
 
 
 def _write_findings(root: Path, findings: list[Finding], strict: bool) -> None:
-    body = {"strict": strict, "findings": [asdict(f) for f in findings]}
-    (root / _FINDINGS).write_text(json.dumps(body), encoding="utf-8")
+    # Rows in the fields' order: a build of 100,000 engagements has 50,000 warnings.
+    rows = [list(vars(f).values()) for f in findings]
+    body = {"strict": strict, "fields": list(Finding.__dataclass_fields__), "findings": rows}
+    (root / _FINDINGS).write_bytes(orjson.dumps(body))
 
 
 def _read_findings(root: Path, strict: bool) -> list[Finding]:
     """The last build's findings; a build judged otherwise (strict or not: which
     findings have lines) or without them cannot be revised."""
     try:
-        body = json.loads((root / _FINDINGS).read_text(encoding="utf-8"))
+        body = orjson.loads((root / _FINDINGS).read_bytes())
         if body["strict"] != strict:
             raise revise.Unsupported("the last build was judged with other severities")
-        findings = [Finding(**row) for row in body["findings"]]
+        if body["fields"] != list(Finding.__dataclass_fields__):
+            raise revise.Unsupported("the last build's findings have other fields")
+        findings = [Finding(*row) for row in body["findings"]]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise revise.Unsupported(f"the last build's findings: {exc}") from exc
     if any(f.focus.startswith('"') for f in findings):

@@ -29,17 +29,20 @@ entry.
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import shutil
 import time
 import uuid
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
+import orjson
+
 from defence_engagements.pipeline.parse import ParsedFile, SourceFile, read_source
 
 CACHE_VERSION = "4"
+_INDEX_LINE = re.compile(r"^(\S+) (\d+) (\d+)\n", re.MULTILINE)
 # Packs, and the share of dead bytes, a parse cache may hold before it is compacted.
 MAX_PACKS = 16
 MAX_DEAD_SHARE = 0.5
@@ -165,12 +168,10 @@ class ParseCache:
                 for index in sorted(self.directory.glob(f"{CACHE_VERSION}-*.idx")):
                     pack = index.with_suffix(".nt")
                     text = index.read_text(encoding="ascii", errors="replace")
-                    # A line counts once its newline is written: what follows the last
-                    # newline is a line a crash cut short.
-                    for line in text.split("\n")[:-1]:
-                        parts = line.split(" ")
-                        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
-                            self._index[parts[0]] = (pack, int(parts[1]), int(parts[2]))
+                    # A line counts once its newline is written: a line a crash cut
+                    # short matches no entry (the pattern wants its newline).
+                    for key, offset, length in _INDEX_LINE.findall(text):
+                        self._index[key] = (pack, int(offset), int(length))
         return self._index
 
 
@@ -193,7 +194,7 @@ class HashCache:
         self.hashed = 0  # files read this time
         if self.path is not None:
             try:
-                self._entries = json.loads(self.path.read_text(encoding="utf-8"))
+                self._entries = orjson.loads(self.path.read_bytes())
             except (OSError, ValueError):
                 self._entries = {}
 
@@ -224,7 +225,7 @@ class HashCache:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         entries = {key: value for key, value in self._entries.items() if key in keep}
-        _atomic_write(self.path, json.dumps(entries).encode())
+        _atomic_write(self.path, orjson.dumps(entries))
 
 
 class ReasoningCache:

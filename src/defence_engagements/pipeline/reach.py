@@ -69,6 +69,16 @@ class _Pattern:
                 return None
         return bound
 
+    def unbound(self, bound: dict[str, ox.Term]) -> tuple[bool, bool, bool]:
+        """How little the pattern is bound (to sort on): its subject, an IRI object,
+        any object (a literal such as ``true`` matches many)."""
+
+        def term(slot: Slot) -> ox.Term | None:
+            return bound.get(str(slot)) if isinstance(slot, rdflib.Variable) else slot
+
+        subject, obj = term(self.subject), term(self.object)
+        return subject is None, not isinstance(obj, ox.NamedNode), obj is None
+
     def text(self, bound: dict[str, ox.Term]) -> str:
         def slot(value: Slot | Predicates) -> str:
             if isinstance(value, rdflib.Variable):
@@ -199,7 +209,9 @@ def _sparql_reach(
             if "this" in bound:
                 found.add(bound["this"])
                 continue
-            body = " ".join(p.text(bound) for p in constraint.required)
+            # The store joins in the order written: the patterns the change binds first.
+            ordered = sorted(constraint.required, key=lambda p: p.unbound(bound))
+            body = " ".join(p.text(bound) for p in ordered)
             if "?this" not in body:
                 raise Unsupported("a SPARQL constraint's pattern that does not reach $this")
             query = f"SELECT DISTINCT ?this WHERE {{ {body} }}"
