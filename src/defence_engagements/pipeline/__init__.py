@@ -378,15 +378,28 @@ def _build(
     parsed_in = round(time.perf_counter() - started, 3)
     progress.finish("parse", parsed_in)
     keys = _Keys.of(settings, sources)
+    job = _Job(settings, files, inputs, strict, progress, clock, sources, parsed_in)
     if ReasoningCache(keys.cache_dir).get(keys.reasoning) is None:
         revision = _revision_plan(settings, files, sources, keys.engine)
         if revision is not None:
-            rebuilt = _rebuild(
-                settings, files, inputs, strict, progress, clock, sources, revision, parsed_in
-            )
+            rebuilt = _rebuild(job, revision)
             if rebuilt is not None:
                 return rebuilt
-    return _full_build(settings, files, inputs, strict, progress, clock, sources, parsed_in)
+    return _full_build(job)
+
+
+@dataclass
+class _Job:
+    """One build's inputs, as both paths take them."""
+
+    settings: Settings
+    files: dict[str, list[SourceFile]]
+    inputs: dict[str, str]
+    strict: bool
+    progress: _Timeline
+    clock: Callable[[], datetime]
+    sources: Sources
+    parsed_in: float  # seconds the parse took
 
 
 @dataclass
@@ -410,19 +423,10 @@ class _Keys:
         return _Keys(cache_root(settings.build_path), engine, asserted, reasoning)
 
 
-def _full_build(
-    settings: Settings,
-    files: dict[str, list[SourceFile]],
-    inputs: dict[str, str],
-    strict: bool,
-    progress: _Timeline,
-    clock: Callable[[], datetime],
-    sources: Sources,
-    parsed_in: float,
-) -> BuildResult:
-    timings: dict[str, float] = {"parse": parsed_in}
-    asserted = [*sources.ontology, *sources.data]
-    keys = _Keys.of(settings, sources)
+def _full_build(job: _Job) -> BuildResult:
+    timings: dict[str, float] = {"parse": job.parsed_in}
+    asserted = [*job.sources.ontology, *job.sources.data]
+    keys = _Keys.of(job.settings, job.sources)
     # Two processes, both busy: a child validates and reasons in the working store, then
     # writes what needs the inferred graph, while this process writes the store and what
     # needs only the asserted graphs. When the working store is let go, all its memory
@@ -432,17 +436,22 @@ def _full_build(
     try:
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as child:
             try:
-                root, work, dumps_dir, described_as = _new_build(settings, inputs, clock)
-                progress.start("validate", None)
+                root, work, dumps_dir, described_as = _new_build(
+                    job.settings, job.inputs, job.clock
+                )
+                job.progress.start("validate", None)
                 cached = ReasoningCache(keys.cache_dir).get(keys.reasoning)
-                opening = child.submit(_open_working_store, sources)
+                opening = child.submit(_open_working_store, job.sources)
                 validation = child.submit(
-                    _validate_in_working_store, sources, settings.validator, strict
+                    _validate_in_working_store, job.sources, job.settings.validator, job.strict
                 )
                 started = time.perf_counter()
                 store = open_writable_store(root / STORE_DIRNAME)
                 # Small calls: the child holds the working store meanwhile.
-                for iri, parsed in ((GRAPH_ONTOLOGY, sources.ontology), (GRAPH_DATA, sources.data)):
+                for iri, parsed in (
+                    (GRAPH_ONTOLOGY, job.sources.ontology),
+                    (GRAPH_DATA, job.sources.data),
+                ):
                     load.load_ntriples(store, iri, (f.ntriples for f in parsed), batch=100_000)
                 # Queued behind validation; it does nothing when validation failed.
                 reasoning = child.submit(
@@ -453,20 +462,20 @@ def _full_build(
                 # While the child validates: the asserted graphs' files and dumps.
                 duplicates: list[bytes] = []
                 graph_files, asserted_dumps, dumping = _write_asserted_files(
-                    sources, work, dumps_dir, duplicates, settings.dump_part_subjects
+                    job.sources, work, dumps_dir, duplicates, job.settings.dump_part_subjects
                 )
                 findings, timings["validate"] = validation.result()
-                progress.finish("validate", timings["validate"])
-                fatal = failing(findings, strict=strict)
+                job.progress.finish("validate", timings["validate"])
+                fatal = failing(findings, strict=job.strict)
                 if fatal:
                     raise ValidationFailedError(findings, fatal)
 
-                progress.start("reason", None)
+                job.progress.start("reason", None)
                 links = opening.result()
                 inferred, timings["reason"], reasoned_by = reasoning.result()
-                progress.finish("reason", timings["reason"])
+                job.progress.finish("reason", timings["reason"])
 
-                progress.start("store", None)
+                job.progress.start("store", None)
                 started = time.perf_counter()
                 publishing = child.submit(
                     _write_published_files,
@@ -477,7 +486,7 @@ def _full_build(
                     links,
                     described_as,
                     dumps_dir,
-                    settings.dump_part_subjects,
+                    job.settings.dump_part_subjects,
                 )
                 with inferred.open("rb") as handle:
                     load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
@@ -490,7 +499,7 @@ def _full_build(
                 del store  # closes RocksDB before the build is published
                 storing += time.perf_counter() - started
                 timings["store"] = round(storing, 3)
-                progress.finish("store", timings["store"])
+                job.progress.finish("store", timings["store"])
             except BaseException:
                 child.shutdown(cancel_futures=True)  # reasoning queued behind validation
                 raise
@@ -500,11 +509,11 @@ def _full_build(
             shutil.rmtree(root, ignore_errors=True)
         raise
     return _publish(
-        settings,
+        job.settings,
         root,
         _Published(
-            files,
-            inputs,
+            job.files,
+            job.inputs,
             findings,
             made.graph_files,
             duplicates,
@@ -514,35 +523,25 @@ def _full_build(
             reasoned_by,
             dumping + made.seconds,
             described_as["modified"],
-            strict,
+            job.strict,
         ),
         keys,
         timings,
-        progress,
+        job.progress,
     )
 
 
-def _rebuild(
-    settings: Settings,
-    files: dict[str, list[SourceFile]],
-    inputs: dict[str, str],
-    strict: bool,
-    progress: _Timeline,
-    clock: Callable[[], datetime],
-    sources: Sources,
-    revision: rebuild.Plan,
-    parsed_in: float,
-) -> BuildResult | None:
+def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
     """A build from the last one (see :mod:`.rebuild`), in this process alone: its
     store copied and changed, the inferred graph revised, the focus nodes the change
     can reach validated again (:mod:`.reach`), the data graph's file patched. None,
     leaving nothing behind, when the change needs a whole build."""
-    timings: dict[str, float] = {"parse": parsed_in}
-    keys = _Keys.of(settings, sources)
-    root, work, dumps_dir, described_as = _new_build(settings, inputs, clock)
+    timings: dict[str, float] = {"parse": job.parsed_in}
+    keys = _Keys.of(job.settings, job.sources)
+    root, work, dumps_dir, described_as = _new_build(job.settings, job.inputs, job.clock)
     opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
     try:
-        progress.start("validate", None)
+        job.progress.start("validate", None)
         started = time.perf_counter()
         target = root / STORE_DIRNAME
         checkpoint_store(revision.last.store, target)
@@ -550,10 +549,10 @@ def _rebuild(
         opened.append(store)
         change = rebuild.change_in(store, revision)
         validator = Validator(
-            Sources.triples(sources.shapes),
-            Sources.triples(sources.ontology),
+            Sources.triples(job.sources.shapes),
+            Sources.triples(job.sources.ontology),
             None,
-            settings.validator,
+            job.settings.validator,
         )
         if validator.compiled is None:
             raise shacl.Unsupported("pyshacl judges whole graphs only")
@@ -565,26 +564,26 @@ def _rebuild(
         judged = reach.focus_nodes(store, asserted_graphs, changed) | change.subjects
         timings["validate"] = time.perf_counter() - started
 
-        progress.start("reason", None)
+        job.progress.start("reason", None)
         started = time.perf_counter()
         inferred_changed = rebuild.revise_store(
-            store, change, sources.ontology, revision, work / rebuild.REVISED_INFERRED
+            store, change, job.sources.ontology, revision, work / rebuild.REVISED_INFERRED
         )
         timings["reason"] = round(time.perf_counter() - started, 3)
-        progress.finish("reason", timings["reason"])
+        job.progress.finish("reason", timings["reason"])
 
         started = time.perf_counter()
         judged |= reach.focus_nodes(store, asserted_graphs, changed)
         findings = _revalidated(
-            validator, store, asserted_graphs, judged, change, revision, sources, strict
+            validator, store, asserted_graphs, judged, change, revision, job.sources, job.strict
         )
         timings["validate"] = round(timings["validate"] + time.perf_counter() - started, 3)
-        progress.finish("validate", timings["validate"])
-        fatal = failing(findings, strict=strict)
+        job.progress.finish("validate", timings["validate"])
+        fatal = failing(findings, strict=job.strict)
         if fatal:
             raise ValidationFailedError(findings, fatal)
 
-        progress.start("store", None)
+        job.progress.start("store", None)
         started = time.perf_counter()
         last_root = revision.last.store.parent
         links = load.wikidata_links_in(store, asserted_graphs)
@@ -611,7 +610,7 @@ def _rebuild(
         counted = _Counted(revised.figures(figures, links), revised.runs(runs))
         graph_files = {
             GRAPH_ONTOLOGY: dumps.write_graph_file(
-                (f.ntriples for f in sources.ontology), work / "ontology.nt"
+                (f.ntriples for f in job.sources.ontology), work / "ontology.nt"
             ),
             GRAPH_DATA: rebuild.patch_data_file(revision, change, work / "data.nt"),
         }
@@ -623,7 +622,7 @@ def _rebuild(
             links,
             described_as,
             dumps_dir,
-            settings.dump_part_subjects,
+            job.settings.dump_part_subjects,
             last,
             counted,
         )
@@ -632,7 +631,7 @@ def _rebuild(
         del store
         opened.clear()  # closes RocksDB before the build is published
         timings["store"] = round(time.perf_counter() - started, 3)
-        progress.finish("store", timings["store"])
+        job.progress.finish("store", timings["store"])
     except BaseException as failure:
         opened.clear()
         gc.collect()
@@ -642,11 +641,11 @@ def _rebuild(
             return None
         raise
     return _publish(
-        settings,
+        job.settings,
         root,
         _Published(
-            files,
-            inputs,
+            job.files,
+            job.inputs,
             findings,
             made.graph_files,
             change.duplicates,
@@ -656,11 +655,11 @@ def _rebuild(
             "revision",
             made.seconds,
             described_as["modified"],
-            strict,
+            job.strict,
         ),
         keys,
         timings,
-        progress,
+        job.progress,
     )
 
 

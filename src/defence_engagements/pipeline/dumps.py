@@ -239,17 +239,21 @@ class DumpWriter:
 
     def write(self, graph_files: Mapping[str, Path], names: Iterable[str]) -> None:
         for name in names:
-            graphs = DUMPS[name][0]
-            job = (
-                name,
-                [graph_files[g] for g in graphs],
-                graphs,
-                self.directory,
-                self.part_subjects,
-            )
-            self._written[name] = (
-                self._pool.submit(_write_dump, *job) if self._pool else _write_dump(*job)
-            )
+            self._submit(name, graph_files, None)
+
+    def _submit(
+        self,
+        name: str,
+        graph_files: Mapping[str, Path],
+        patching: tuple[Path, Written, set[bytes]] | None,
+    ) -> None:
+        graphs = DUMPS[name][0]
+        job = (name, [graph_files[g] for g in graphs], graphs, self.directory, self.part_subjects)
+        self._written[name] = (
+            self._pool.submit(_write_dump, *job, patching)
+            if self._pool
+            else _write_dump(*job, patching)
+        )
 
     def patch(
         self,
@@ -270,19 +274,8 @@ class DumpWriter:
                 os.link(last / name, self.directory / name)
                 self._written[name] = before
                 continue
-            job = (
-                name,
-                [graph_files[g] for g in graphs],
-                graphs,
-                self.directory,
-                self.part_subjects,
-            )
             patching = (last / name, before, subjects) if before and before.index else None
-            self._written[name] = (
-                self._pool.submit(_write_dump, *job, patching)
-                if self._pool
-                else _write_dump(*job, patching)
-            )
+            self._submit(name, graph_files, patching)
 
     def run(self, function: Callable[..., Any], *args: Any) -> Future[Any]:
         """``function(*args)`` in a worker (picklable), or here."""
