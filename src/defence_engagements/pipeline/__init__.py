@@ -465,10 +465,7 @@ def _full_build(job: _Job) -> BuildResult:
                     job.sources, work, dumps_dir, duplicates, job.settings.dump_part_subjects
                 )
                 findings, timings["validate"] = validation.result()
-                job.progress.finish("validate", timings["validate"])
-                fatal = failing(findings, strict=job.strict)
-                if fatal:
-                    raise ValidationFailedError(findings, fatal)
+                _verdict(job, findings, timings["validate"])
 
                 job.progress.start("reason", None)
                 links = opening.result()
@@ -509,25 +506,19 @@ def _full_build(job: _Job) -> BuildResult:
             shutil.rmtree(root, ignore_errors=True)
         raise
     return _publish(
-        job.settings,
+        job,
         root,
-        _Published(
-            job.files,
-            job.inputs,
-            findings,
-            made.graph_files,
-            duplicates,
-            {**asserted_dumps, **made.dumps},
-            made.counted,
-            made.bounds,
-            reasoned_by,
-            dumping + made.seconds,
-            described_as["modified"],
-            job.strict,
-        ),
         keys,
         timings,
-        job.progress,
+        _Published(
+            made,
+            findings,
+            duplicates,
+            reasoned_by,
+            described_as["modified"],
+            asserted_dumps=asserted_dumps,
+            dumping=dumping,
+        ),
     )
 
 
@@ -578,10 +569,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
             validator, store, asserted_graphs, judged, change, revision, job.sources, job.strict
         )
         timings["validate"] = round(timings["validate"] + time.perf_counter() - started, 3)
-        job.progress.finish("validate", timings["validate"])
-        fatal = failing(findings, strict=job.strict)
-        if fatal:
-            raise ValidationFailedError(findings, fatal)
+        _verdict(job, findings, timings["validate"])
 
         job.progress.start("store", None)
         started = time.perf_counter()
@@ -641,26 +629,20 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
             return None
         raise
     return _publish(
-        job.settings,
+        job,
         root,
-        _Published(
-            job.files,
-            job.inputs,
-            findings,
-            made.graph_files,
-            change.duplicates,
-            made.dumps,
-            made.counted,
-            made.bounds,
-            "revision",
-            made.seconds,
-            described_as["modified"],
-            job.strict,
-        ),
         keys,
         timings,
-        job.progress,
+        _Published(made, findings, change.duplicates, "revision", described_as["modified"]),
     )
+
+
+def _verdict(job: _Job, findings: list[Finding], seconds: float) -> None:
+    """The validate step ends: what fails the build fails it here."""
+    job.progress.finish("validate", seconds)
+    fatal = failing(findings, strict=job.strict)
+    if fatal:
+        raise ValidationFailedError(findings, fatal)
 
 
 def _revalidated(
@@ -730,78 +712,78 @@ def _new_build(
 class _Published:
     """What a build made, for its manifest and the caches."""
 
-    files: dict[str, list[SourceFile]]
-    inputs: dict[str, str]
+    made: _Files
     findings: list[Finding]
-    graph_files: dict[str, Path]
     duplicates: list[bytes]  # the data graph's lines stated more than once
-    dumps: dict[str, dumps.Written]
-    counted: _Counted
-    bounds: dict[str, Any]
     reasoned_by: str  # "closure", "revision" or "cache"
-    dumping: float  # seconds spent on the dumps before the last step
     built_at: str
-    strict: bool
+    asserted_dumps: dict[str, dumps.Written] = field(default_factory=dict)  # written before
+    dumping: float = 0.0  # seconds spent on those
+
+    @property
+    def dumps(self) -> dict[str, dumps.Written]:
+        return {**self.asserted_dumps, **self.made.dumps}
 
 
 def _publish(
-    settings: Settings,
-    root: Path,
-    made: _Published,
-    keys: _Keys,
-    timings: dict[str, float],
-    progress: _Timeline,
+    job: _Job, root: Path, keys: _Keys, timings: dict[str, float], published: _Published
 ) -> BuildResult:
     """Checksums, manifest and findings written, the graphs' files kept in the caches
     for the next rebuild, and the build made current."""
     work, dumps_dir = root / ".graphs", root / DUMPS_DIRNAME
     try:
-        progress.start("dumps", None)
+        job.progress.start("dumps", None)
         started = time.perf_counter()
-        dump_counts = {name: made.dumps[name].count for name in dumps.DUMPS}
-        dumps.write_checksums(dumps_dir, {name: made.dumps[name].digest for name in dumps.DUMPS})
-        _write_parts(root, made.dumps)
-        _write_counted(root, made.counted)
-        counts = {iri: made.counted.runs[iri].triples for iri in NAMED_GRAPHS}
-        if made.reasoned_by != "cache":
-            ReasoningCache(keys.cache_dir).put(keys.reasoning, made.graph_files[GRAPH_INFERRED])
+        dump_counts = {name: published.dumps[name].count for name in dumps.DUMPS}
+        dumps.write_checksums(
+            dumps_dir, {name: published.dumps[name].digest for name in dumps.DUMPS}
+        )
+        _write_parts(root, published.dumps)
+        _write_counted(root, published.made.counted)
+        counts = {iri: published.made.counted.runs[iri].triples for iri in NAMED_GRAPHS}
+        if published.reasoned_by != "cache":
+            ReasoningCache(keys.cache_dir).put(
+                keys.reasoning, published.made.graph_files[GRAPH_INFERRED]
+            )
         AssertedCache(keys.cache_dir).put_with(
-            keys.asserted, made.graph_files[GRAPH_DATA], made.duplicates
+            keys.asserted, published.made.graph_files[GRAPH_DATA], published.duplicates
         )
         shutil.rmtree(work)
-        timings["dumps"] = round(made.dumping + time.perf_counter() - started, 3)
-        progress.finish("dumps", timings["dumps"])
+        timings["dumps"] = round(
+            published.dumping + published.made.seconds + time.perf_counter() - started, 3
+        )
+        job.progress.finish("dumps", timings["dumps"])
         manifest = {
             "version": root.name,
-            "built_at": made.built_at,
+            "built_at": published.built_at,
             "graphs": counts,
-            "inputs": made.inputs,
+            "inputs": job.inputs,
             "timings": timings,
-            "reasoning": made.reasoned_by,
+            "reasoning": published.reasoned_by,
             "reasoning_key": keys.reasoning,
             "asserted_key": keys.asserted,
-            "pipeline": fingerprint(settings),
-            "files": {role: len(v) for role, v in made.files.items()},
+            "pipeline": fingerprint(job.settings),
+            "files": {role: len(v) for role, v in job.files.items()},
             "triples": {
                 "asserted": counts[GRAPH_ONTOLOGY] + counts[GRAPH_DATA],
                 "inferred": counts[GRAPH_INFERRED],
                 "links": counts[GRAPH_LINKS],
             },
             "dumps": dump_counts,
-            "warnings": sum(1 for f in made.findings if f.severity != "Violation"),
-            "subject_bounds": made.bounds,
-            "timeline": progress.windows,  # each step's start and end (Unix time)
+            "warnings": sum(1 for f in published.findings if f.severity != "Violation"),
+            "subject_bounds": published.made.bounds,
+            "timeline": job.progress.windows,  # each step's start and end (Unix time)
         }
-        _write_findings(root, made.findings, made.strict)
+        _write_findings(root, published.findings, job.strict)
         write_manifest(root, manifest)
-        publish_build(settings.build_path, root)
+        publish_build(job.settings.build_path, root)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
     # Published: what is left is housekeeping, under the build lock still.
-    live = {s.sha256 for role in made.files.values() for s in role}
+    live = {s.sha256 for role in job.files.values() for s in role}
     ParseCache(keys.cache_dir).compact(live)
-    return BuildResult(True, root, manifest, made.findings)
+    return BuildResult(True, root, manifest, published.findings)
 
 
 _FINDINGS = "findings.json"  # beside build.json: what a rebuild keeps of the last verdict
