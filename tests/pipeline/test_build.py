@@ -650,3 +650,31 @@ def test_a_rebuild_patches_the_dumps_parts_and_links_the_unchanged_dumps(
             == read_manifest(real.current_build)["dumps"]["engagements.nq.gz"]
         )
     assert _content(real) == _content(scratch)
+
+
+@pytest.mark.parametrize(
+    ("missing", "reasoning"),
+    [("findings.json", "closure"), ("counted.json", "closure"), ("parts.json", "revision")],
+)
+def test_a_last_build_without_what_a_rebuild_starts_from_still_builds_right(
+    tree: Settings, tmp_path: Path, missing: str, reasoning: str
+) -> None:
+    """A rebuild starts from files beside the last build.json (its findings, its
+    figures and runs, its dumps' parts): without the first two it builds everything,
+    without the parts it writes the dumps whole; either way it publishes what a build
+    from scratch does."""
+    tree = tree.with_overrides(dump_part_subjects=4)
+    pipeline.build(tree)
+    (tree.current_build / missing).unlink()
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text().replace('"Second meeting"@en', '"Second"@en'))
+    assert pipeline.build(tree).manifest["reasoning"] == reasoning
+    assert (tree.current_build / missing).is_file()  # and the next rebuild has it again
+    scratch = make_tree(tmp_path / "scratch").with_overrides(dump_part_subjects=4)
+    shutil.copy(changed, scratch.data_path / "engagements" / changed.name)
+    pipeline.build(scratch)
+    assert _content(tree) == _content(scratch)
+    for name in ("engagements.ttl", "engagements.nt.gz", "engagements.jsonld"):
+        assert (tree.current_build / "dumps" / name).read_bytes() == (
+            scratch.current_build / "dumps" / name
+        ).read_bytes(), name
