@@ -531,9 +531,14 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
     keys = _Keys.of(job.settings, job.sources)
     root, work, dumps_dir, described_as = _new_build(job.settings, job.inputs, job.clock)
     opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
+    last_root = revision.last.store.parent
     try:
         job.progress.start("validate", None)
         started = time.perf_counter()
+        # What the last build left beside its manifest, read first: without it, nothing
+        # here is of use.
+        last_findings = _read_findings(last_root, job.strict)
+        figures, runs = _read_counted(last_root)
         target = root / STORE_DIRNAME
         checkpoint_store(revision.last.store, target)
         store = open_writable_store(target)
@@ -566,14 +571,13 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         started = time.perf_counter()
         judged |= reach.focus_nodes(store, asserted_graphs, changed)
         findings = _revalidated(
-            validator, store, asserted_graphs, judged, change, revision, job.sources, job.strict
+            validator, store, asserted_graphs, judged, change, revision, job, last_findings
         )
         timings["validate"] = round(timings["validate"] + time.perf_counter() - started, 3)
         _verdict(job, findings, timings["validate"])
 
         job.progress.start("store", None)
         started = time.perf_counter()
-        last_root = revision.last.store.parent
         links = load.wikidata_links_in(store, asserted_graphs)
         last_links = _graph_of(store, GRAPH_LINKS)
         store.clear_graph(ox.NamedNode(GRAPH_LINKS))
@@ -593,7 +597,6 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
             _graph_of(store, GRAPH_METADATA),
         )
         # The VoID figures and the subjects' runs: the last build's, moved by the change.
-        figures, runs = _read_counted(last_root)
         revised = rebuild.Revised(store, changes)
         counted = _Counted(revised.figures(figures, links), revised.runs(runs))
         graph_files = {
@@ -625,7 +628,10 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         gc.collect()
         shutil.rmtree(root, ignore_errors=True)
         if isinstance(failure, revise.Unsupported | shacl.Unsupported | StoreUnavailableError):
-            # The change needs a whole build, or the last build's store cannot be copied.
+            # The change needs a whole build, or the last build's store cannot be copied:
+            # the steps start again.
+            for step in ("validate", "reason", "store"):
+                job.progress.windows.pop(step, None)
             return None
         raise
     return _publish(
@@ -652,22 +658,21 @@ def _revalidated(
     judged: set[ox.Term],
     change: rebuild.Change,
     revision: rebuild.Plan,
-    sources: Sources,
-    strict: bool,
+    job: _Job,
+    last: list[Finding],
 ) -> list[Finding]:
     """The last build's findings of the focus nodes the change cannot reach, and new
     ones for those it can (judged in the changed store)."""
-    last = _read_findings(revision.last.store.parent, strict)
     changed = {p.source.name for p in (*revision.before, *revision.after)}
     judged_keys = {focus_key(node) for node in judged}
     kept = [f for f in last if f.file not in changed and f.focus not in judged_keys]
     raw = validator.validate_focus(store, graphs, judged)
     # A finding goes to every file that states its focus node: the changed ones, or
     # when another file may too, any (read from the parse cache, the rare case).
-    owners = [*sources.ontology, *revision.after]
+    owners = [*job.sources.ontology, *revision.after]
     if _stated_elsewhere(store, {from_rdflib(r.focus) for r in raw}, revision, change):
-        owners = [*sources.ontology, *sources.data]
-    fresh = findings_of(raw, owners, located=fatal_severities(strict=strict))
+        owners = [*job.sources.ontology, *job.sources.data]
+    fresh = findings_of(raw, owners, located=fatal_severities(strict=job.strict))
     return once_each([kept, fresh])
 
 
