@@ -239,7 +239,7 @@ def parse_sources(
     fresh = _parse_into_cache([parsed[role][i].source for role, i in missing], cache, progress)
     for (role, position), result in zip(missing, fresh, strict=True):
         parsed[role][position] = result
-    return Sources(parsed["ontology"], parsed["data"], parsed["shapes"])
+    return Sources(*(parsed.get(role, []) for role in ("ontology", "data", "shapes")))
 
 
 # Below this many files to parse, worker processes cost more than they save.
@@ -372,20 +372,31 @@ def _build(
     progress: _Timeline,
     clock: Callable[[], datetime],
 ) -> BuildResult:
+    cache = ParseCache(cache_root(settings.build_path))
+    keys = _Keys.of(settings, files)
     started = time.perf_counter()
-    sources = parse_sources(files, ParseCache(cache_root(settings.build_path)), progress)
-    load.return_freed_memory()  # the parse's, while the child holds the working store
-    parsed_in = round(time.perf_counter() - started, 3)
-    progress.finish("parse", parsed_in)
-    keys = _Keys.of(settings, sources)
-    job = _Job(settings, files, inputs, strict, progress, clock, sources, parsed_in)
     if ReasoningCache(keys.cache_dir).get(keys.reasoning) is None:
-        revision = _revision_plan(settings, files, sources, keys.engine)
+        # A rebuild parses the ontology, the shapes and the changed data files only.
+        parsed: list[Sources] = []
+
+        def parse_changed(changed: list[SourceFile]) -> list[ParsedFile]:
+            few = {"ontology": files["ontology"], "data": changed, "shapes": files["shapes"]}
+            parsed.append(parse_sources(few, cache, progress))
+            return parsed[-1].data
+
+        revision = _revision_plan(settings, files, keys.engine, cache, parse_changed)
         if revision is not None:
+            parsed_in = round(time.perf_counter() - started, 3)
+            progress.finish("parse", parsed_in)
+            job = _Job(settings, files, inputs, strict, progress, clock, parsed[-1], parsed_in)
             rebuilt = _rebuild(job, revision)
             if rebuilt is not None:
                 return rebuilt
-    return _full_build(job)
+    sources = parse_sources(files, cache, progress)
+    load.return_freed_memory()  # the parse's, while the child holds the working store
+    parsed_in = round(time.perf_counter() - started, 3)
+    progress.finish("parse", parsed_in)
+    return _full_build(_Job(settings, files, inputs, strict, progress, clock, sources, parsed_in))
 
 
 @dataclass
@@ -398,8 +409,13 @@ class _Job:
     strict: bool
     progress: _Timeline
     clock: Callable[[], datetime]
-    sources: Sources
+    sources: Sources  # parsed; in a rebuild, of the data files only those that changed
     parsed_in: float  # seconds the parse took
+
+    def every_data_file(self) -> list[ParsedFile]:
+        """Every data file parsed (from the parse cache): what a rebuild rarely needs."""
+        cache = ParseCache(cache_root(self.settings.build_path))
+        return parse_sources({"data": self.files["data"]}, cache).data
 
 
 @dataclass
@@ -412,12 +428,10 @@ class _Keys:
     reasoning: str  # the same, and the reasoning engine
 
     @staticmethod
-    def of(settings: Settings, sources: Sources) -> _Keys:
+    def of(settings: Settings, files: dict[str, list[SourceFile]]) -> _Keys:
         engine = _engine(settings)
         asserted = hashlib.sha256(
-            "\n".join(
-                f"{f.source.name} {f.source.sha256}" for f in (*sources.ontology, *sources.data)
-            ).encode()
+            "\n".join(f"{s.name} {s.sha256}" for s in (*files["ontology"], *files["data"])).encode()
         ).hexdigest()
         reasoning = hashlib.sha256(f"{engine}\n{asserted}".encode()).hexdigest()
         return _Keys(cache_root(settings.build_path), engine, asserted, reasoning)
@@ -426,7 +440,7 @@ class _Keys:
 def _full_build(job: _Job) -> BuildResult:
     timings: dict[str, float] = {"parse": job.parsed_in}
     asserted = [*job.sources.ontology, *job.sources.data]
-    keys = _Keys.of(job.settings, job.sources)
+    keys = _Keys.of(job.settings, job.files)
     # Two processes, both busy: a child validates and reasons in the working store, then
     # writes what needs the inferred graph, while this process writes the store and what
     # needs only the asserted graphs. When the working store is let go, all its memory
@@ -528,7 +542,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
     can reach validated again (:mod:`.reach`), the data graph's file patched. None,
     leaving nothing behind, when the change needs a whole build."""
     timings: dict[str, float] = {"parse": job.parsed_in}
-    keys = _Keys.of(job.settings, job.sources)
+    keys = _Keys.of(job.settings, job.files)
     root, work, dumps_dir, described_as = _new_build(job.settings, job.inputs, job.clock)
     opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
     last_root = revision.last.store.parent
@@ -671,7 +685,7 @@ def _revalidated(
     # when another file may too, any (read from the parse cache, the rare case).
     owners = [*job.sources.ontology, *revision.after]
     if _stated_elsewhere(store, {from_rdflib(r.focus) for r in raw}, revision, change):
-        owners = [*job.sources.ontology, *job.sources.data]
+        owners = [*job.sources.ontology, *job.every_data_file()]
     fresh = findings_of(raw, owners, located=fatal_severities(strict=job.strict))
     return once_each([kept, fresh])
 
@@ -862,7 +876,11 @@ def _read_findings(root: Path, strict: bool) -> list[Finding]:
 
 
 def _revision_plan(
-    settings: Settings, files: dict[str, list[SourceFile]], sources: Sources, engine: str
+    settings: Settings,
+    files: dict[str, list[SourceFile]],
+    engine: str,
+    cache: ParseCache,
+    parse: Callable[[list[SourceFile]], list[ParsedFile]],
 ) -> rebuild.Plan | None:
     """How the last build can be revised into this one (see :mod:`.rebuild`), or None."""
     current = settings.current_build
@@ -890,8 +908,8 @@ def _revision_plan(
         settings.repo_root,
         display_name(settings.data_path, settings.repo_root).rstrip("/") + "/",
         files,
-        sources.data,
-        ParseCache(cache_dir),
+        cache,
+        parse,
     )
 
 

@@ -22,7 +22,7 @@ first build does.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,11 +70,12 @@ def plan(
     repo_root: Path,
     data_directory: str,
     files: dict[str, list[SourceFile]],
-    parsed_data: list[ParsedFile],
     cache: ParseCache,
+    parse: Callable[[list[SourceFile]], list[ParsedFile]],
 ) -> Plan | None:
     """A plan when the inputs differ from the last build's only in a few data files
-    (their names start with ``data_directory``, as build.json gives them)."""
+    (their names start with ``data_directory``, as build.json gives them); ``parse``
+    parses those of them there are now (the others need no parse here)."""
     if not last.store.is_dir():
         return None
     inputs_before = previous.get("inputs")
@@ -102,7 +103,7 @@ def plan(
         if old is None:
             return None  # its parse is no longer kept
         before.append(old)
-    after = [p for p in parsed_data if p.source.name in changed]
+    after = parse([source for source in files["data"] if source.name in changed])
     return Plan(last, before, after)
 
 
