@@ -428,11 +428,6 @@ def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
         yield rest
 
 
-def line_count(path: Path) -> int:
-    with path.open("rb") as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
-
-
 class _Counted:
     """An iterator of lines that counts what it gave."""
 

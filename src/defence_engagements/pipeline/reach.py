@@ -35,11 +35,9 @@ from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
 from defence_engagements.pipeline.reason import from_rdflib
-from defence_engagements.pipeline.shacl import CompiledShapes, Unsupported, _Shape
+from defence_engagements.pipeline.shacl import _NESTING, SH, CompiledShapes, Unsupported, _Shape
 
-_NESTING = ("node", "not", "and", "or", "xone")
 RDF_TYPE = ox.NamedNode(str(rdflib.RDF.type))
-SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
 
 Slot = ox.NamedNode | ox.Literal | rdflib.Variable  # a pattern's subject or object
 Predicates = tuple[ox.NamedNode, ...] | rdflib.Variable  # a predicate, a choice of them

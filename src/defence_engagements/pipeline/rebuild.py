@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS, GRAPH_ONTOLOGY
+from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY
 from defence_engagements.pipeline import reason, revise, rules, statistics, void
 from defence_engagements.pipeline.dumps import patch_sorted_file
 from defence_engagements.pipeline.incremental import ParseCache
@@ -226,9 +226,6 @@ def _parsed(lines: list[bytes]) -> set[ox.Triple]:
     return {q.triple for q in ox.parse(b"".join(lines), **OWN_NTRIPLES)}
 
 
-CONTENT_GRAPHS = (GRAPH_ONTOLOGY, GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS)
-
-
 class Revised:
     """The content graphs before and after a rebuild's change, as the revised store
     (after) and what left and joined each graph tell: what the VoID figures and the
@@ -242,7 +239,7 @@ class Revised:
     def _after(
         self, subject: ox.Term | None, predicate: ox.NamedNode | None, obj: ox.Term | None
     ) -> Iterator[tuple[str, ox.Triple]]:
-        for iri in CONTENT_GRAPHS:
+        for iri in void.CONTENT_GRAPHS:
             for quad in self.store.quads_for_pattern(subject, predicate, obj, ox.NamedNode(iri)):
                 yield iri, quad.triple
 
