@@ -265,6 +265,7 @@ def _parse_into_cache(
             for result in results:
                 yield result
                 progress.advance()
+    cache.reload()  # the workers' packs are in no index this process has read
 
 
 _worker_caches: dict[Path | None, ParseCache] = {}
@@ -388,7 +389,9 @@ def _build(
         if revision is not None:
             parsed_in = round(time.perf_counter() - started, 3)
             progress.finish("parse", parsed_in)
-            job = _Job(settings, files, inputs, strict, progress, clock, parsed[-1], parsed_in)
+            job = _Job(
+                settings, files, inputs, strict, progress, clock, parsed[-1], parsed_in, cache
+            )
             rebuilt = _rebuild(job, revision)
             if rebuilt is not None:
                 return rebuilt
@@ -396,7 +399,9 @@ def _build(
     load.return_freed_memory()  # the parse's, while the child holds the working store
     parsed_in = round(time.perf_counter() - started, 3)
     progress.finish("parse", parsed_in)
-    return _full_build(_Job(settings, files, inputs, strict, progress, clock, sources, parsed_in))
+    return _full_build(
+        _Job(settings, files, inputs, strict, progress, clock, sources, parsed_in, cache)
+    )
 
 
 @dataclass
@@ -411,11 +416,11 @@ class _Job:
     clock: Callable[[], datetime]
     sources: Sources  # parsed; in a rebuild, of the data files only those that changed
     parsed_in: float  # seconds the parse took
+    cache: ParseCache  # its index read once a build
 
     def every_data_file(self) -> list[ParsedFile]:
         """Every data file parsed (from the parse cache): what a rebuild rarely needs."""
-        cache = ParseCache(cache_root(self.settings.build_path))
-        return parse_sources({"data": self.files["data"]}, cache).data
+        return parse_sources({"data": self.files["data"]}, self.cache).data
 
 
 @dataclass
@@ -801,7 +806,7 @@ def _publish(
         raise
     # Published: what is left is housekeeping, under the build lock still.
     live = {s.sha256 for role in job.files.values() for s in role}
-    ParseCache(keys.cache_dir).compact(live)
+    job.cache.compact(live)
     return BuildResult(True, root, manifest, published.findings)
 
 

@@ -147,11 +147,15 @@ class ParseCache:
         for pack in chosen:
             pack.with_suffix(".idx").unlink(missing_ok=True)  # its entries first
             pack.unlink(missing_ok=True)
-        self._index = None  # read again when next asked
+        self.reload()
         if not index:
             compacted.unlink()
             (self.directory / f"{name}.idx").unlink()
         return len(chosen)
+
+    def reload(self) -> None:
+        """Read the packs' indexes again when next asked (other processes added some)."""
+        self._index = None
 
     def _close_pack(self) -> None:
         for handle in (self._pack, self._pack_index):
