@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyoxigraph
 
+from defence_engagements.pipeline.graph_file import write_graph_file
 from defence_engagements.pipeline.statistics import runs_of, subject_bounds, subject_runs
 from defence_engagements.store import open_published_build
 
@@ -27,9 +28,9 @@ def test_maxima_follow_subject_and_predicate_runs(tmp_path: Path) -> None:
     assert runs.bounds() == {"any": 4, "by_predicate": {"http://p": 2, "http://q": 3}}
     assert runs.subjects == Counter({3: 1, 4: 1, 1: 1})
     assert runs.by_predicate["http://q"] == Counter({1: 2, 3: 1})
-    (tmp_path / "one.nt").write_bytes(b"".join(lines))
-    (tmp_path / "two.nt").write_bytes(lines[0] + lines[7])
-    bounds = subject_bounds(subject_runs({"g1": tmp_path / "one.nt", "g2": tmp_path / "two.nt"}))
+    one = write_graph_file(b"".join(lines), tmp_path / "one.nt", every=2)  # in parts
+    two = write_graph_file(lines[0] + lines[7], tmp_path / "two.nt")
+    bounds = subject_bounds(subject_runs({"g1": one, "g2": two}))
     assert bounds == {"any": 5, "by_predicate": {"http://p": 3, "http://q": 4}}
 
 

@@ -27,7 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import orjson
 import pyoxigraph as ox
@@ -52,6 +52,7 @@ from defence_engagements.pipeline import (
     void,
     workspace,
 )
+from defence_engagements.pipeline.graph_file import GraphFile, write_graph_file
 from defence_engagements.pipeline.incremental import (
     AssertedCache,
     HashCache,
@@ -498,13 +499,12 @@ def _full_build(job: _Job) -> BuildResult:
                     graph_files,
                     work,
                     inferred,
-                    reasoned_by != "closure",
                     links,
                     described_as,
                     dumps_dir,
                     job.settings.dump_part_subjects,
                 )
-                with inferred.open("rb") as handle:
+                with _opened(inferred) as handle:
                     load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
                 load.add_graph(store, GRAPH_LINKS, links)
                 storing += time.perf_counter() - started
@@ -619,7 +619,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         revised = rebuild.Revised(store, changes)
         counted = _Counted(revised.figures(figures, links), revised.runs(runs))
         graph_files = {
-            GRAPH_ONTOLOGY: dumps.write_graph_file(
+            GRAPH_ONTOLOGY: write_graph_file(
                 (f.ntriples for f in job.sources.ontology), work / "ontology.nt"
             ),
             GRAPH_DATA: rebuild.patch_data_file(revision, change, work / "data.nt"),
@@ -627,8 +627,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         made = _write_published_files(
             graph_files,
             work,
-            work / rebuild.REVISED_INFERRED,
-            True,
+            GraphFile(work / rebuild.REVISED_INFERRED),
             links,
             described_as,
             dumps_dir,
@@ -920,16 +919,16 @@ def _revision_plan(
 
 def _write_asserted_files(
     sources: Sources, work: Path, dumps_dir: Path, duplicates: list[bytes], part_subjects: int
-) -> tuple[dict[str, Path], dict[str, dumps.Written], float]:
+) -> tuple[dict[str, GraphFile], dict[str, dumps.Written], float]:
     """The asserted graphs as sorted N-Triples files in ``work``, the dumps made of
     them alone, their statement counts and the seconds it took; the data graph's lines
     stated more than once go into ``duplicates``."""
     started = time.perf_counter()
     graph_files = {
-        GRAPH_ONTOLOGY: dumps.write_graph_file(
+        GRAPH_ONTOLOGY: write_graph_file(
             (f.ntriples for f in sources.ontology), work / "ontology.nt"
         ),
-        GRAPH_DATA: dumps.write_graph_file(
+        GRAPH_DATA: write_graph_file(
             (f.ntriples for f in sources.data),
             work / "data.nt",
             run_lines=250_000,
@@ -993,8 +992,8 @@ def _validate_in_working_store(
 
 
 def _reason_in_working_store(
-    asserted: list[ParsedFile], engine: str, work: Path, cached: Path | None
-) -> tuple[Path, float, str]:
+    asserted: list[ParsedFile], engine: str, work: Path, cached: GraphFile | None
+) -> tuple[Path | GraphFile, float, str]:
     """The inferred graph as an N-Triples file, the seconds it took and how the graph
     was had: ``cached`` (sorted) when there is one, else the closure's, unsorted, in
     ``work``. The working store is released either way."""
@@ -1037,7 +1036,7 @@ class _Counted:
 class _Files:
     """The published files written, and what was counted in them."""
 
-    graph_files: dict[str, Path]
+    graph_files: dict[str, GraphFile]
     description: list[ox.Triple]
     dumps: dict[str, dumps.Written]
     counted: _Counted
@@ -1046,10 +1045,9 @@ class _Files:
 
 
 def _write_published_files(
-    asserted_files: dict[str, Path],
+    asserted_files: dict[str, GraphFile],
     work: Path,
-    inferred: Path,
-    inferred_sorted: bool,
+    inferred: GraphFile | Path,
     links: set[ox.Triple],
     described_as: dict[str, str],
     dumps_dir: Path,
@@ -1066,9 +1064,9 @@ def _write_published_files(
     files = {
         **asserted_files,
         GRAPH_INFERRED: inferred
-        if inferred_sorted
+        if isinstance(inferred, GraphFile)
         else _sorted_file(inferred, work / "inferred.nt"),
-        GRAPH_LINKS: dumps.write_graph_file(
+        GRAPH_LINKS: write_graph_file(
             ox.serialize(links, format=ox.RdfFormat.N_TRIPLES) or b"", work / "links.nt"
         ),
     }
@@ -1089,7 +1087,7 @@ def _write_published_files(
             runs = writer.run(statistics.subject_runs, dict(files))
             counted = _Counted(void.figures_of(files), {})
         description = void.describe(counted.figures, dumps=dumps.DUMP_NAMES, **described_as)
-        files[GRAPH_METADATA] = dumps.write_graph_file(
+        files[GRAPH_METADATA] = write_graph_file(
             ox.serialize(description, format=ox.RdfFormat.N_TRIPLES) or b"", work / "void.nt"
         )
         if last is not None:
@@ -1106,6 +1104,10 @@ def _write_published_files(
     )
 
 
-def _sorted_file(unsorted: Path, target: Path) -> Path:
+def _sorted_file(unsorted: Path, target: Path) -> GraphFile:
     with unsorted.open("rb") as handle:
-        return dumps.write_graph_file(dumps.line_blocks(handle), target)
+        return write_graph_file(dumps.line_blocks(handle), target)
+
+
+def _opened(lines: Path | GraphFile) -> BinaryIO:
+    return lines.open() if isinstance(lines, GraphFile) else lines.open("rb")

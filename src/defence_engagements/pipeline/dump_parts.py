@@ -181,35 +181,13 @@ def patch(
     if count < 3 or old_index.every != codec.every:
         return None
     firsts = [f.encode() for f in old_index.firsts]
-    regions: list[list[int]] = []
-    for part in sorted({max(bisect.bisect_right(firsts, s) - 1, 0) for s in changed}):
-        start, stop = max(part - 1, 0), min(part + 1, count - 1)
-        if regions and start <= regions[-1][1] + 1:
-            regions[-1][1] = max(regions[-1][1], stop)
-        else:
-            regions.append([start, stop])
-    fresh: list[list[tuple[bytes, list[bytes]]]] = []
-    position = 0
-    while position < len(regions):
-        start, stop = regions[position]
-        lines = lines_between(
-            firsts[start] if start else None, firsts[stop + 1] if stop + 1 < count else None
-        )
-        made = list(cut(lines, codec.every))
-        if not made and start == 0 and stop + 1 < count:
-            # The file's first part (no JSON-LD comma) must come from this region.
-            regions[position][1] += 1
-            if position + 1 < len(regions) and regions[position + 1][0] <= stop + 2:
-                regions[position][1] = regions.pop(position + 1)[1]
-            continue
-        fresh.append(made)
-        position += 1
+    regions = rewritten(firsts, changed, lines_between, codec.every)
     index = Index(every=codec.every)
     with old.open("rb") as source, target.open("wb") as handle:
         out = _Output(handle)
         out.write(codec.opening(1))
         copied = 0  # the next old part to copy
-        for (start, stop), made in zip(regions, fresh, strict=True):
+        for start, stop, made in regions:
             _copy_parts(source, old_index, copied, start, out, index)
             _write_parts(out, codec, made, index, first_in_file=not index.firsts)
             copied = stop + 1
@@ -219,6 +197,48 @@ def patch(
         index.end = out.position
         out.write(codec.footer)
     return index, out.digest.hexdigest()
+
+
+Region = tuple[int, int, list[tuple[bytes, list[bytes]]]]
+
+
+def rewritten(
+    firsts: list[bytes],
+    changed: set[bytes],
+    lines_between: Callable[[bytes | None, bytes | None], Iterable[bytes]],
+    every: int,
+) -> list[Region]:
+    """Which runs of parts a change rewrites, and their new parts: ``(start, stop,
+    parts)`` for the old parts ``start`` to ``stop`` (inclusive), in order. A changed
+    subject's part and one part either side are rewritten: a cut whose subject went or
+    came moves into them, and the run starts at an unchanged cut, so the new parts are
+    those a whole write would cut (``firsts``: each old part's first subject; at least
+    three; ``lines_between`` as in :func:`patch`)."""
+    count = len(firsts)
+    regions: list[list[int]] = []
+    for part in sorted({max(bisect.bisect_right(firsts, s) - 1, 0) for s in changed}):
+        start, stop = max(part - 1, 0), min(part + 1, count - 1)
+        if regions and start <= regions[-1][1] + 1:
+            regions[-1][1] = max(regions[-1][1], stop)
+        else:
+            regions.append([start, stop])
+    made: list[Region] = []
+    position = 0
+    while position < len(regions):
+        start, stop = regions[position]
+        lines = lines_between(
+            firsts[start] if start else None, firsts[stop + 1] if stop + 1 < count else None
+        )
+        parts = list(cut(lines, every))
+        if not parts and start == 0 and stop + 1 < count:
+            # The file's first part (no JSON-LD comma) must come from this region.
+            regions[position][1] += 1
+            if position + 1 < len(regions) and regions[position + 1][0] <= stop + 2:
+                regions[position][1] = regions.pop(position + 1)[1]
+            continue
+        made.append((start, stop, parts))
+        position += 1
+    return made
 
 
 def _copy_parts(

@@ -30,6 +30,7 @@ from defence_engagements.namespaces import (
     PREFIXES,
 )
 from defence_engagements.pipeline import dump_parts
+from defence_engagements.pipeline.graph_file import GraphFile, distinct
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 CHECKSUMS = "SHA256SUMS"
@@ -56,70 +57,13 @@ DUMPS: dict[str, tuple[tuple[str, ...], ox.RdfFormat]] = {
 DUMP_NAMES = (*DUMPS, CHECKSUMS)
 
 
-def write_graph_file(
-    body: bytes | Iterable[bytes],
-    target: Path,
-    run_lines: int = 1_000_000,
-    duplicates: list[bytes] | None = None,
-) -> Path:
-    """One graph as a file of sorted, distinct N-Triples lines (what every dump is made
-    from). Sorted as bytes (sorting Python terms by their text costs ten times more),
-    in runs of ``run_lines`` lines merged from temporary files, so memory stays bounded
-    at any size (a million lines is about 200 MB). A line given ``n`` times goes ``n -
-    1`` times into ``duplicates`` (how many files state a triple: see :mod:`.rebuild`)."""
-    chunks = [body] if isinstance(body, bytes) else body
-    runs: list[Path] = []
-    pending: list[bytes] = []
-
-    def spill() -> None:
-        pending.sort()
-        run = target.with_name(f".{target.name}.run{len(runs)}")
-        with run.open("wb") as out:
-            out.writelines(pending)  # duplicates kept: they are counted when merged
-        runs.append(run)
-        pending.clear()
-
-    for chunk in chunks:
-        pending += chunk.splitlines(keepends=True)
-        if len(pending) >= run_lines:
-            spill()
-    if not runs:
-        pending.sort()
-        with target.open("wb") as out:
-            out.writelines(_distinct(pending, duplicates))
-        return target
-    if pending:
-        spill()
-    try:
-        with target.open("wb") as out:
-            out.writelines(_distinct(heapq.merge(*map(_lines_of, runs)), duplicates))
-    finally:
-        for run in runs:
-            run.unlink(missing_ok=True)
-    return target
-
-
-def _distinct(lines: Iterable[bytes], duplicates: list[bytes] | None = None) -> Iterator[bytes]:
-    """Sorted lines, each once (the repeats, if asked, into ``duplicates``)."""
-    previous = None
-    for line in lines:
-        if line != previous:
-            yield line
-            previous = line
-        elif duplicates is not None:
-            duplicates.append(line)
-
-
-def _lines_of(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        yield from handle
-
-
-def merged_lines(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None) -> Iterator[bytes]:
+def merged_lines(
+    graphs: Iterable[GraphFile], suffixes: Iterable[bytes] | None = None
+) -> Iterator[bytes]:
     """The sorted lines of several sorted files, each line once. With ``suffixes``, each
     file's lines become N-Quads lines of its graph (still in sorted order: the same
     suffix replaces the end of every line of a file)."""
-    files = [path.open("rb") for path in paths]
+    files = [graph.open() for graph in graphs]
     try:
         streams: list[Iterable[bytes]] = list(files)
         if suffixes is not None:
@@ -135,7 +79,7 @@ def merged_lines(paths: Iterable[Path], suffixes: Iterable[bytes] | None = None)
 
 def merged(streams: Iterable[Iterable[bytes]]) -> Iterator[bytes]:
     """The lines of several sorted streams, sorted, each once."""
-    return _distinct(heapq.merge(*streams))
+    return distinct(heapq.merge(*streams))
 
 
 def _with_suffix(lines: Iterable[bytes], suffix: bytes) -> Iterator[bytes]:
@@ -171,7 +115,7 @@ PARALLEL_DUMPS_BYTES = 64 * 1024 * 1024
 
 
 def write_dumps(
-    graph_files: Mapping[str, Path],
+    graph_files: Mapping[str, GraphFile],
     directory: Path,
     *,
     names: Iterable[str] | None = None,
@@ -181,7 +125,7 @@ def write_dumps(
     ``directory``; returns statements per file.
 
     ``graph_files`` holds each graph as sorted, distinct N-Triples lines
-    (:func:`write_graph_file`); the dumps are streamed from them, never held whole.
+    (:mod:`.graph_file`); the dumps are streamed from them, never held whole.
     ``parallel`` (default: when the graphs are big) writes them in worker processes;
     the bytes are the same either way.
     """
@@ -209,7 +153,7 @@ class DumpWriter:
 
     def __init__(
         self,
-        graph_files: Mapping[str, Path],
+        graph_files: Mapping[str, GraphFile],
         directory: Path,
         *,
         parallel: bool | None = None,
@@ -219,7 +163,7 @@ class DumpWriter:
         self.part_subjects = part_subjects
         directory.mkdir(parents=True, exist_ok=True)
         if parallel is None:
-            size = sum(path.stat().st_size for path in graph_files.values())
+            size = sum(graph.size for graph in graph_files.values())
             parallel = size > PARALLEL_DUMPS_BYTES
         self._pool = (
             ProcessPoolExecutor(
@@ -237,14 +181,14 @@ class DumpWriter:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=exc[0] is not None)
 
-    def write(self, graph_files: Mapping[str, Path], names: Iterable[str]) -> None:
+    def write(self, graph_files: Mapping[str, GraphFile], names: Iterable[str]) -> None:
         for name in names:
             self._submit(name, graph_files, None)
 
     def _submit(
         self,
         name: str,
-        graph_files: Mapping[str, Path],
+        graph_files: Mapping[str, GraphFile],
         patching: tuple[Path, Written, set[bytes]] | None,
     ) -> None:
         graphs = DUMPS[name][0]
@@ -257,7 +201,7 @@ class DumpWriter:
 
     def patch(
         self,
-        graph_files: Mapping[str, Path],
+        graph_files: Mapping[str, GraphFile],
         names: Iterable[str],
         last: Path,
         last_written: Mapping[str, Written],
@@ -300,7 +244,7 @@ def dumps_of(graphs: Iterable[str]) -> list[str]:
 
 def _write_dump(
     name: str,
-    paths: list[Path],
+    paths: list[GraphFile],
     graphs: tuple[str, ...],
     directory: Path,
     part_subjects: int,
@@ -330,7 +274,7 @@ def _write_dump(
             lambda first, stop: merged(
                 _with_suffix(lines, suffix) if quads else lines
                 for lines, suffix in zip(
-                    (lines_in_range(path, first, stop) for path in paths), suffixes, strict=True
+                    (graph.lines_in_range(first, stop) for graph in paths), suffixes, strict=True
                 )
             ),
         )
@@ -339,80 +283,6 @@ def _write_dump(
             return Written(index.statements, digest, index.to_json())
     index, digest = dump_parts.write(target, codec, merged_lines(paths, quads))
     return Written(index.statements, digest, index.to_json())
-
-
-def lines_in_range(path: Path, first: bytes | None, stop: bytes | None) -> list[bytes]:
-    """The lines of a sorted N-Triples file whose subjects are from ``first`` up to,
-    not including, ``stop`` (None: from the start, to the end), found by bisection."""
-    with path.open("rb") as handle:
-        size = path.stat().st_size
-        start = 0 if first is None else first_line_from(handle, size, first + b" ")
-        end = size if stop is None else first_line_from(handle, size, stop + b" ")
-        handle.seek(start)
-        return handle.read(max(end - start, 0)).splitlines(keepends=True)
-
-
-def first_line_from(handle: BinaryIO, size: int, key: bytes) -> int:
-    """Where the first line not below ``key`` starts in a sorted file (or its size)."""
-    low, high = 0, size  # every line before low is below key; the answer is <= high
-    while high - low > 4096:
-        middle = (low + high) // 2
-        handle.seek(middle - 1)
-        handle.readline()
-        start = handle.tell()
-        if start >= high:
-            break
-        line = handle.readline()
-        if line < key:
-            low = start + len(line)
-        else:
-            high = start
-    handle.seek(low)
-    position = low
-    for line in handle:
-        if line >= key:
-            return position
-        position += len(line)
-    return position
-
-
-def patch_sorted_file(
-    source: Path, drop: Iterable[bytes], add: Iterable[bytes], target: Path
-) -> tuple[list[bytes], list[bytes]]:
-    """``target``: the sorted, distinct lines of ``source`` without ``drop`` and with
-    ``add``, found by bisection and the bytes between copied, so the cost goes with
-    the change, not the file. Returns the lines that left (of ``drop``, those there
-    were) and those that joined (of ``add``, those not there yet)."""
-    dropped = set(drop)
-    left: list[bytes] = []
-    joined: list[bytes] = []
-    size = source.stat().st_size
-    with source.open("rb") as old, target.open("wb") as out:
-        position = 0
-        for line in sorted(dropped.union(add)):
-            at = first_line_from(old, size, line)
-            _copy_range(old, out, position, at)
-            old.seek(at)
-            present = old.readline() == line
-            position = at
-            if line in dropped:
-                if present:
-                    left.append(line)
-                    position = at + len(line)
-            elif not present:
-                out.write(line)
-                joined.append(line)
-        _copy_range(old, out, position, size)
-    return left, joined
-
-
-def _copy_range(source: BinaryIO, out: BinaryIO, start: int, end: int) -> None:
-    source.seek(start)
-    remaining = end - start
-    while remaining > 0:
-        chunk = source.read(min(remaining, 4 << 20))
-        out.write(chunk)
-        remaining -= len(chunk)
 
 
 def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:

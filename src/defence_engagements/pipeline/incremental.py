@@ -15,10 +15,10 @@
   so a cache edited for years stays about the size of one build's parses.
 - ``validate/<key>.json``: see :mod:`validate` (keyed by what the file's validation
   sees; used by ``engagements validate FILE``).
-- ``asserted/<key>.nt`` and ``.dups``: the data graph as sorted N-Triples and its lines
+- ``asserted/<key>.nt`` and ``.dups``: the data graph as a graph file and its lines
   stated more than once, keyed by the hashes of every ontology and data file: what a
   rebuild patches and counts statements with (:class:`AssertedCache`).
-- ``reason/<key>.nt``: the inferred graph as sorted N-Triples, keyed by the engine and
+- ``reason/<key>.nt``: the inferred graph as a graph file, keyed by the engine and
   the hashes of every ontology and data file. An unchanged input set reuses it; after
   a few changed data files the last build's entry (its key is in ``build.json``) is
   what :mod:`.rebuild` revises; after any other change the closure is computed anew.
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -39,6 +38,7 @@ from typing import BinaryIO, TextIO
 
 import orjson
 
+from defence_engagements.pipeline.graph_file import GraphFile, remove
 from defence_engagements.pipeline.parse import ParsedFile, SourceFile, read_source
 
 CACHE_VERSION = "4"
@@ -233,31 +233,32 @@ class HashCache:
 
 
 class ReasoningCache:
-    """The inferred graph of a set of inputs, as the sorted N-Triples file the store and
-    the dumps are made from."""
+    """The inferred graph of a set of inputs, as the graph file (:mod:`.graph_file`)
+    the store and the dumps are made from."""
 
     SUBDIRECTORY = "reason"
 
     def __init__(self, directory: Path | None) -> None:
         self.directory = directory / self.SUBDIRECTORY if directory else None
 
-    def get(self, key: str) -> Path | None:
+    def get(self, key: str) -> GraphFile | None:
         if self.directory is None:
             return None
-        path = self.directory / f"{key}.nt"
-        return path if path.is_file() else None
+        return GraphFile.at(self.directory / f"{key}.nt")
 
-    def put(self, key: str, made: Path) -> Path:
-        """Keep the file ``made`` (moved into the cache); returns where it now is."""
+    def put(self, key: str, made: GraphFile) -> GraphFile:
+        """Keep the graph file ``made`` (moved into the cache); returns where it now is."""
         if self.directory is None:
             return made
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{key}.nt"
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        shutil.move(made, temporary)
-        temporary.replace(target)
+        remove(temporary)
+        moved = made.move(temporary)
+        remove(target)  # the same inputs' entry, kept again
+        moved = moved.move(target)
         _prune(self.directory, keep=2)
-        return target
+        return moved
 
 
 class AssertedCache(ReasoningCache):
@@ -268,7 +269,7 @@ class AssertedCache(ReasoningCache):
 
     SUBDIRECTORY = "asserted"
 
-    def put_with(self, key: str, made: Path, duplicates: list[bytes]) -> Path:
+    def put_with(self, key: str, made: GraphFile, duplicates: list[bytes]) -> GraphFile:
         assert self.directory is not None
         self.directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(self.directory / f"{key}.dups", b"".join(sorted(duplicates)))
@@ -303,4 +304,4 @@ def _atomic_write(path: Path, body: bytes | None) -> None:
 def _prune(directory: Path, keep: int) -> None:
     entries = sorted(directory.glob("*.nt"), key=lambda p: p.stat().st_mtime, reverse=True)
     for stale in entries[keep:]:
-        stale.unlink(missing_ok=True)
+        remove(stale)  # its parts shared with a kept entry stay (hard links)

@@ -5,11 +5,12 @@ as a copy of the published one (a RocksDB checkpoint: hard links, milliseconds),
 takes the change: the changed files' old parses (the parse cache keeps them, by
 content hash) against their new ones, statement by statement. Whether another file
 still states a triple is counted, not looked up: the data graph holds each triple
-once, and the asserted cache keeps beside the last data graph's sorted file the
-lines stated more than once (:class:`.incremental.AssertedCache`). Its inferred graph
-is then revised by :func:`.revise.revise_closure`, in place; the new inferred and data
-graphs' files are the last ones with the lines that went left out and those that came
-merged in: no working store, no bulk load, no sort, no scan of the whole closure.
+once, and the asserted cache keeps beside the last data graph's file the lines
+stated more than once (:class:`.incremental.AssertedCache`). Its inferred graph is
+then revised by :func:`.revise.revise_closure`, in place; the new inferred and data
+graphs' files are the last ones with the parts the change touches written anew and
+the others hard-linked (:mod:`.graph_file`): no working store, no bulk load, no sort,
+no scan of the whole closure, and megabytes written, not the graphs' gigabytes.
 What the change can make valid or invalid is judged in the revised store (see
 :mod:`.reach`).
 
@@ -30,7 +31,7 @@ import pyoxigraph as ox
 
 from defence_engagements.namespaces import GRAPH_DATA, GRAPH_INFERRED, GRAPH_ONTOLOGY
 from defence_engagements.pipeline import reason, revise, rules, statistics, void
-from defence_engagements.pipeline.dumps import patch_sorted_file
+from defence_engagements.pipeline.graph_file import GraphFile
 from defence_engagements.pipeline.incremental import ParseCache
 from defence_engagements.pipeline.parse import OWN_NTRIPLES, ParsedFile, SourceFile
 from defence_engagements.pipeline.revise import in_graph
@@ -47,11 +48,11 @@ SCHEMA_CLOSURE = "urn:x-defence-engagements:build:schema-closure"
 @dataclass
 class LastBuild:
     """What a revision starts from: the published build's store, and from the caches
-    its inferred and data graphs' sorted files and the lines stated more than once."""
+    its inferred and data graphs' files and the lines stated more than once."""
 
     store: Path
-    inferred: Path
-    data: Path
+    inferred: GraphFile
+    data: GraphFile
     duplicates: list[bytes]
 
 
@@ -155,10 +156,10 @@ def _statements(files: Iterable[ParsedFile]) -> Counter[bytes]:
     return Counter(line for parsed in files for line in parsed.ntriples.splitlines(keepends=True))
 
 
-def patch_data_file(chosen: Plan, change: Change, target: Path) -> Path:
-    """The new data graph's sorted file: the last one's, patched by the change."""
-    patch_sorted_file(chosen.last.data, change.removed_lines, change.added_lines, target)
-    return target
+def patch_data_file(chosen: Plan, change: Change, target: Path) -> GraphFile:
+    """The new data graph's file: the last one's, patched by the change."""
+    patched, _, _ = chosen.last.data.patch(change.removed_lines, change.added_lines, target)
+    return patched
 
 
 @dataclass
@@ -174,7 +175,7 @@ def revise_store(
 ) -> GraphChange:
     """Turn ``store``, a copy of the last build's published store, into this build's:
     its data graph takes the change, its inferred graph is revised by it (see
-    :func:`.revise.revise_closure`), and the new inferred graph is written, sorted, to
+    :func:`.revise.revise_closure`), and the new inferred graph's file is written to
     ``target`` (the last one's file, patched). Returns what left and joined the
     inferred graph. Raises :class:`.revise.Unsupported` when the change needs a full
     closure; ``store`` is then half-changed: throw it away."""
@@ -210,7 +211,7 @@ def revise_store(
             store.remove(in_graph(quad, inferred))
     store.remove_graph(schema)
     dropped = {q.triple for q in touched} - keep
-    left, joined = patch_sorted_file(chosen.last.inferred, _lines(dropped), _lines(keep), target)
+    _, left, joined = chosen.last.inferred.patch(_lines(dropped), _lines(keep), target)
     return GraphChange(_parsed(left), _parsed(joined))
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from defence_engagements.pipeline.graph_file import GraphFile
 
 
 @dataclass
@@ -73,11 +74,11 @@ class Runs:
         )
 
 
-def subject_runs(graph_files: Mapping[str, Path]) -> dict[str, Runs]:
-    """Each graph's :class:`Runs`, read from its sorted N-Triples file."""
+def subject_runs(graph_files: Mapping[str, GraphFile]) -> dict[str, Runs]:
+    """Each graph's :class:`Runs`, read from its graph file."""
     found = {}
-    for graph, path in graph_files.items():
-        with path.open("rb") as lines:
+    for graph, file in graph_files.items():
+        with file.open() as lines:
             found[graph] = runs_of(lines)
     return found
 

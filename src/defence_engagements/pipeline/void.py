@@ -15,7 +15,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyoxigraph as ox
 
@@ -30,6 +29,7 @@ from defence_engagements.namespaces import (
     WIKIDATA_ENTITY,
 )
 from defence_engagements.pipeline.dumps import DUMPS, merged_lines
+from defence_engagements.pipeline.graph_file import GraphFile
 
 CONTENT_GRAPHS = (GRAPH_ONTOLOGY, GRAPH_DATA, GRAPH_INFERRED, GRAPH_LINKS)
 LICENSE = "https://creativecommons.org/licenses/by/4.0/"
@@ -61,7 +61,7 @@ class Figures:
 _RDF_TYPE = f"<{RDF}type>".encode()
 
 
-def figures_of(graph_files: Mapping[str, Path]) -> Figures:
+def figures_of(graph_files: Mapping[str, GraphFile]) -> Figures:
     """The figures, read from the graphs as sorted, distinct N-Triples files.
 
     One pass over the merged lines, in a worker beside the store writer: the same
@@ -93,7 +93,7 @@ def figures_of(graph_files: Mapping[str, Path]) -> Figures:
     figures.objects = len(objects)
     figures.classes = {c.decode(): n for c, n in classes.items()}
     figures.properties = {p.decode()[1:-1]: n for p, n in properties.items()}
-    with graph_files[GRAPH_LINKS].open("rb") as links:
+    with graph_files[GRAPH_LINKS].open() as links:
         linked = Counter(line.split(b" ", 2)[1] for line in links)
     figures.linksets = {p.decode()[1:-1]: n for p, n in linked.items()}
     return figures
