@@ -43,6 +43,7 @@ import httpx
 
 from benchmarks import trees
 from benchmarks.measure import REPO_ROOT, median, write_results
+from defence_engagements.dump_files import DumpFile
 
 VENV_BIN = Path(sys.executable).parent
 DEX = "https://w3id.org/defence-engagements/def#"
@@ -353,7 +354,7 @@ def main(argv: list[str]) -> None:
                 dump = build / "dumps" / "engagements.nq.gz"
                 plain = trees.WORK / f"n{args.engagements}.nq"
                 if not plain.exists():
-                    plain.write_bytes(gzip.decompress(dump.read_bytes()))
+                    plain.write_bytes(gzip.decompress(DumpFile.of(dump).read_bytes()))
                 server = Server(
                     name,
                     [

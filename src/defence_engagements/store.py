@@ -3,7 +3,8 @@
 Layout of ``build/`` (see docs/ARCHITECTURE.md):
 
     build/builds/<build-id>/store/       the pyoxigraph store (RocksDB)
-    build/builds/<build-id>/dumps/       dump files, SHA256SUMS, void.ttl
+    build/builds/<build-id>/dumps/       dumps, SHA256SUMS, void.ttl: each a directory
+                                         of pieces served as one file (dump_files.py)
     build/builds/<build-id>/build.json   the manifest: version, built_at, counts, timings
     build/current  -> builds/<build-id>  switched atomically once every step succeeded
     build/previous -> builds/<build-id>  kept for `engagements rollback`

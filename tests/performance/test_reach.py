@@ -12,6 +12,7 @@ import pyoxigraph as ox
 import pytest
 
 from defence_engagements import pipeline
+from defence_engagements.dump_files import dumps_in
 from defence_engagements.namespaces import NAMED_GRAPHS
 from defence_engagements.pipeline.parse import parse_turtle, read_source
 from defence_engagements.pipeline.reach import Reach
@@ -74,7 +75,7 @@ def _published(
         }
         for graph in NAMED_GRAPHS
     }
-    files = {p.name: p.read_bytes() for p in (build / "dumps").iterdir() if p.name not in _DATED}
+    files = {d.name: d.read_bytes() for d in dumps_in(build / "dumps") if d.name not in _DATED}
     figures = {k: manifest[k] for k in ("graphs", "triples", "dumps", "subject_bounds", "warnings")}
     return figures, graphs, files
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
+from defence_engagements.dump_files import DumpFile
 from defence_engagements.namespaces import PREFIXES
 from defence_engagements.pipeline import dump_parts
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
@@ -30,6 +31,11 @@ def _graph(rng: random.Random, subjects: range) -> set[bytes]:
             )
             lines.add(f"<{EX}{n}> <{PREFIXES['dex']}{p}> {value} .\n".encode())
     return lines
+
+
+def _cuts(index: dump_parts.Index) -> tuple[list[str], list[int], list[int], int]:
+    """An index but for its pieces' names (new pieces are named afresh)."""
+    return index.firsts, index.counts, index.sizes, index.every
 
 
 def _lines_between(lines: list[bytes]):
@@ -79,19 +85,24 @@ def test_parts_patched_after_random_changes_are_the_file_written_anew(
         )
         assert result is not None
         fresh = tmp_path / f"fresh{round_number}.{suffix}"
-        expected_index, expected_digest = dump_parts.write(fresh, codec, new_lines)
-        assert patched.read_bytes() == fresh.read_bytes(), round_number
-        assert result[0] == expected_index
-        assert result[1] == expected_digest == hashlib.sha256(fresh.read_bytes()).hexdigest()
+        expected_index, expected = dump_parts.write(fresh, codec, new_lines)
+        assert result[1].read_bytes() == expected.read_bytes(), round_number
+        assert _cuts(result[0]) == _cuts(expected_index)
+        assert result[1].sha256 == expected.sha256
+        assert expected.sha256 == hashlib.sha256(expected.read_bytes()).hexdigest()
+        # The parts no change reached are the last dump's pieces, linked.
+        kept = set(result[0].pieces) & set(index.pieces)
+        assert len(kept) > len(index.pieces) // 3
+        assert all((patched / name).stat().st_nlink >= 2 for name in kept)
         old, index, lines = patched, result[0], new_lines
     # Each format reads back as the graph: gzip members concatenate, and the Turtle and
     # JSON-LD files are what one serialisation of the whole graph writes.
     if suffix == "nt.gz":
-        assert gzip.decompress(old.read_bytes()) == b"".join(lines)
+        assert gzip.decompress(DumpFile.of(old).read_bytes()) == b"".join(lines)
     else:
         triples = [q.triple for q in ox.parse(b"".join(lines), **OWN_NTRIPLES)]
         prefixes = PREFIXES if suffix == "ttl" else None
-        assert old.read_bytes() == ox.serialize(
+        assert DumpFile.of(old).read_bytes() == ox.serialize(
             triples, format=FORMATS[suffix][0], prefixes=prefixes
         )
 
@@ -109,3 +120,21 @@ def test_the_cuts_depend_on_the_subjects_alone() -> None:
     subject = inner.split(b" ")[0]
     fewer = [line for line in lines if not line.startswith(subject + b" ")]
     assert [first for first, _ in dump_parts.cut(fewer, 16)] == firsts
+
+
+def test_a_dump_reads_as_one_file_from_any_position(tmp_path: Path) -> None:
+    rng = random.Random(9)
+    codec = dump_parts.Codec(ox.RdfFormat.N_TRIPLES, gzipped=False, every=4)
+    lines = sorted(_graph(rng, range(400)))
+    _, dump = dump_parts.write(tmp_path / "d.nt", codec, lines)
+    whole = b"".join(lines)
+    assert len(dump.names) > 20 and dump.size == len(whole)
+    with dump.open() as handle:
+        for _ in range(300):
+            start = rng.randrange(len(whole) + 10)
+            length = rng.randrange(1, 5000)
+            handle.seek(start)
+            assert handle.read(length) == whole[start : start + length]
+    # Without its index a directory is no dump (a build that stopped half way).
+    (dump.directory / "pieces.json").unlink()
+    assert DumpFile.at(dump.directory) is None

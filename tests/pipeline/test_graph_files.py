@@ -10,6 +10,7 @@ import pyoxigraph as ox
 from pipeline_support import make_tree
 
 from defence_engagements import pipeline
+from defence_engagements.dump_files import DumpFile
 from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
 from defence_engagements.pipeline import statistics
 from defence_engagements.pipeline.dumps import CHECKSUMS, DUMPS, DumpWriter, write_dumps
@@ -59,13 +60,15 @@ def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) ->
 
     assert inline == in_workers == result.manifest["dumps"]
     for name in (*DUMPS, CHECKSUMS):
-        assert (tmp_path / "inline" / name).read_bytes() == (
-            tmp_path / "workers" / name
-        ).read_bytes(), name
+        assert (
+            DumpFile.of(tmp_path / "inline" / name).read_bytes()
+            == DumpFile.of(tmp_path / "workers" / name).read_bytes()
+        ), name
     # …and the build's own dumps, apart from the VoID (its date and version differ).
     same = [n for n in DUMPS if GRAPH_METADATA not in DUMPS[n][0]]
     assert all(
-        (tmp_path / "inline" / n).read_bytes() == (result.root / "dumps" / n).read_bytes()
+        DumpFile.of(tmp_path / "inline" / n).read_bytes()
+        == DumpFile.of(result.root / "dumps" / n).read_bytes()
         for n in same
     )
 

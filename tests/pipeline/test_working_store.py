@@ -13,6 +13,7 @@ import pytest
 from pipeline_support import REPO_ROOT, make_tree
 
 from defence_engagements import pipeline
+from defence_engagements.dump_files import DumpFile
 from defence_engagements.namespaces import GRAPH_DATA
 from defence_engagements.pipeline import reason, workspace
 from defence_engagements.pipeline.incremental import ParseCache
@@ -92,5 +93,5 @@ def test_blank_nodes_keep_their_stable_labels_in_store_and_dumps(tmp_path: Path)
     in_data = list(store.quads_for_pattern(label, None, None, ox.NamedNode(GRAPH_DATA)))
     assert [q.object for q in in_data] == [ox.Literal("a note", language="en")]
     assert result.root is not None
-    dump = gzip.decompress((result.root / "dumps" / "engagements.nt.gz").read_bytes())
+    dump = gzip.decompress(DumpFile.of(result.root / "dumps" / "engagements.nt.gz").read_bytes())
     assert f"_:{label.value} ".encode() in dump

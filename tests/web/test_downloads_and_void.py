@@ -9,6 +9,8 @@ import pyoxigraph
 import pytest
 import rdflib
 
+from defence_engagements.dump_files import DumpFile, dumps_in
+
 VOID = rdflib.Namespace("http://rdfs.org/ns/void#")
 DCAT = rdflib.Namespace("http://www.w3.org/ns/dcat#")
 GRAPHS = {
@@ -43,7 +45,7 @@ _PARSERS = {
 
 @pytest.fixture(scope="module")
 def dump_names(build_root) -> list[str]:
-    names = sorted(p.name for p in (build_root / "dumps").iterdir() if p.is_file())
+    names = sorted(d.name for d in dumps_in(build_root / "dumps"))
     assert "SHA256SUMS" in names and len(names) > 3
     return names
 
@@ -55,15 +57,15 @@ def _count(site, client, query: str) -> int:
 
 def test_every_dump_is_served_whole_with_validators(site, client, build_root, dump_names):
     sums = dict(
-        reversed(line.split())
-        for line in (build_root / "dumps" / "SHA256SUMS").read_text().splitlines()
+        reversed(line.decode().split())
+        for line in DumpFile.of(build_root / "dumps" / "SHA256SUMS").read_bytes().splitlines()
     )
     for name in dump_names:
         response = client.get(site.url(f"dumps/{name}"))
         assert response.status_code == 200
         body = response.content
         assert int(response.headers["content-length"]) == len(body)
-        assert body == (build_root / "dumps" / name).read_bytes()
+        assert body == DumpFile.of(build_root / "dumps" / name).read_bytes()
         assert response.headers["etag"] and response.headers["last-modified"]
         assert response.headers["accept-ranges"] == "bytes"
         assert "content-encoding" not in response.headers
@@ -83,8 +85,8 @@ def test_dumps_revalidate_with_304(site, client, dump_names):
 
 
 def test_range_requests_resume_a_download(site, client, build_root, dump_names):
-    name = max(dump_names, key=lambda n: (build_root / "dumps" / n).stat().st_size)
-    whole = (build_root / "dumps" / name).read_bytes()
+    name = max(dump_names, key=lambda n: DumpFile.of(build_root / "dumps" / n).size)
+    whole = DumpFile.of(build_root / "dumps" / name).read_bytes()
     url = site.url(f"dumps/{name}")
     part = client.get(url, headers={"Range": "bytes=100-1099"})
     assert part.status_code == 206
@@ -94,6 +96,28 @@ def test_range_requests_resume_a_download(site, client, build_root, dump_names):
     assert tail.status_code == 206 and tail.content == whole[-50:]
     beyond = client.get(url, headers={"Range": f"bytes={len(whole) + 10}-"})
     assert beyond.status_code == 416
+
+
+def test_ranges_across_a_dumps_pieces_are_the_files_bytes(site, client, build_root, dump_names):
+    """A dump is served from its pieces (dump_files): ranges that start, end or cross
+    where one piece meets the next, and several ranges at once, read as the whole."""
+    dumps = [DumpFile.of(build_root / "dumps" / n) for n in dump_names]
+    dump = max(dumps, key=lambda d: len(d.names))
+    assert len(dump.names) >= 2
+    whole = dump.read_bytes()
+    assert len(whole) == dump.size and hashlib.sha256(whole).hexdigest() == dump.sha256
+    url = site.url(f"dumps/{dump.name}")
+    seam = dump.sizes[0]  # where the second piece starts
+    for first, last in ((seam - 5, seam + 5), (seam, seam), (seam - 1, seam - 1), (0, seam)):
+        part = client.get(url, headers={"Range": f"bytes={first}-{last}"})
+        assert part.status_code == 206
+        assert part.content == whole[first : last + 1], (first, last)
+    both = client.get(url, headers={"Range": f"bytes=0-3,{seam - 2}-{seam + 2}"})
+    assert both.status_code == 206
+    assert both.headers["content-type"].startswith("multipart/byteranges")
+    assert whole[0:4] in both.content and whole[seam - 2 : seam + 3] in both.content
+    head = client.head(url)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(whole)
 
 
 def test_unknown_dumps_and_path_tricks_get_404(site, client):
@@ -112,7 +136,7 @@ def _graphs_count(site, client, graphs: tuple[str, ...]) -> int:
 
 
 def _statements(path) -> list:  # type: ignore[no-untyped-def,type-arg]
-    data = path.read_bytes()
+    data = DumpFile.of(path).read_bytes()
     stem = path.name.removesuffix(".gz")
     if path.name.endswith(".gz"):
         data = gzip.decompress(data)

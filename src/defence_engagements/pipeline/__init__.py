@@ -42,6 +42,7 @@ from defence_engagements.namespaces import (
     NAMED_GRAPHS,
 )
 from defence_engagements.pipeline import (
+    dump_parts,
     dumps,
     load,
     reason,
@@ -823,7 +824,11 @@ def _read_parts(root: Path) -> dict[str, dumps.Written]:
     """The last build's dumps as written; without them a rebuild writes them whole."""
     try:
         body = orjson.loads((root / _PARTS).read_bytes())
-        return {name: dumps.Written(**fields) for name, fields in body.items()}
+        written = {name: dumps.Written(**fields) for name, fields in body.items()}
+        for dump in written.values():
+            if dump.index is not None:
+                dump_parts.Index.from_json(dump.index)  # an older build's layout fails here
+        return written
     except (OSError, ValueError, TypeError):
         return {}
 

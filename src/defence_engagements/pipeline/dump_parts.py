@@ -8,14 +8,16 @@ parts, and a change moves only the cuts next to it (content-defined chunking, as
 rsync and backup tools cut files). Each part is written on its own — Turtle without
 the prefix block the file starts with, JSON-LD as its objects between the file's
 brackets, N-Triples and N-Quads as a gzip member of its own (members concatenate
-into one gzip file) — and the byte where each part starts is kept in an
-:class:`Index` (``parts.json`` beside the build).
+into one gzip file) — into a piece of its own (:mod:`defence_engagements.dump_files`),
+and each part's first subject, statements and piece are kept in an :class:`Index`
+(``parts.json`` beside the build).
 
 A rebuild (:func:`patch`) writes anew only the parts holding a changed subject, with
-one part either side (a cut whose subject went or came moves into them), and copies
-every other part's bytes from the last build's file. Turtle and JSON-LD parts are
-what one serialisation of the whole graph gives at that place, so those files are
-byte for byte the same either way; the gzip files are the same for the same graphs.
+one part either side (a cut whose subject went or came moves into them), and
+hard-links every other part's piece from the last build's dump. Turtle and JSON-LD
+parts are what one serialisation of the whole graph gives at that place, so those
+files read whole are byte for byte the same either way; the gzip files are the same
+for the same graphs.
 """
 
 from __future__ import annotations
@@ -23,15 +25,18 @@ from __future__ import annotations
 import bisect
 import hashlib
 import itertools
+import os
+import shutil
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import pyoxigraph as ox
 from zlib_ng import gzip_ng
 
+from defence_engagements.dump_files import DumpFile, write_index
 from defence_engagements.namespaces import PREFIXES
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
@@ -43,28 +48,24 @@ def starts_part(subject: bytes, every: int) -> bool:
 
 @dataclass
 class Index:
-    """Where each part of one dump file lies, and how many statements it holds."""
+    """Each part of one dump: its first subject, statements and piece."""
 
-    firsts: list[str] = field(default_factory=list)  # each part's first subject
-    offsets: list[int] = field(default_factory=list)  # where each part starts
+    firsts: list[str] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
-    end: int = 0  # where the last part ends (the footer follows)
+    pieces: list[str] = field(default_factory=list)  # the piece file each part is in
+    sizes: list[int] = field(default_factory=list)  # its bytes
     every: int = 0  # the cutting rule: one subject in ``every`` starts a part
 
     @property
     def statements(self) -> int:
         return sum(self.counts)
 
-    def span(self, part: int) -> tuple[int, int]:
-        stop = self.offsets[part + 1] if part + 1 < len(self.offsets) else self.end
-        return self.offsets[part], stop
-
     def to_json(self) -> dict[str, object]:
         return {
             "firsts": self.firsts,
-            "offsets": self.offsets,
             "counts": self.counts,
-            "end": self.end,
+            "pieces": self.pieces,
+            "sizes": self.sizes,
             "every": self.every,
         }
 
@@ -120,37 +121,57 @@ def cut(lines: Iterable[bytes], every: int) -> Iterator[tuple[bytes, list[bytes]
         yield first, pending
 
 
-class _Output:
-    """A file being written, its SHA-256 taken on the way."""
+class Pieces:
+    """A dump being written into its directory, piece by piece (new or linked from the
+    last build's), its SHA-256 taken on the way; the index last."""
 
-    def __init__(self, handle: BinaryIO) -> None:
-        self.handle = handle
+    def __init__(self, directory: Path) -> None:
+        if directory.exists():
+            shutil.rmtree(directory)
+        directory.mkdir(parents=True)
+        self.directory = directory
+        self.names: list[str] = []
+        self.sizes: list[int] = []
         self.digest = hashlib.sha256()
-        self.position = 0
+        self._token = uuid.uuid4().hex[:8]  # new pieces' names never meet linked ones'
 
-    def write(self, data: bytes) -> None:
-        self.handle.write(data)
+    def write(self, data: bytes) -> str:
+        """A new piece (none for no bytes); returns its name."""
+        name = f"{self._token}-{len(self.names):06d}"
+        if data:
+            (self.directory / name).write_bytes(data)
+            self._add(name, data)
+        return name
+
+    def link(self, source: Path, name: str) -> None:
+        """The piece ``name`` of the dump in ``source``, the same file."""
+        os.link(source / name, self.directory / name)
+        self._add(name, (self.directory / name).read_bytes())  # for the whole's SHA-256
+
+    def _add(self, name: str, data: bytes) -> None:
+        self.names.append(name)
+        self.sizes.append(len(data))
         self.digest.update(data)
-        self.position += len(data)
+
+    def close(self) -> DumpFile:
+        return write_index(self.directory, self.names, self.sizes, self.digest.hexdigest())
 
 
-def write(target: Path, codec: Codec, lines: Iterable[bytes]) -> tuple[Index, str]:
-    """The dump of ``lines`` (sorted, distinct) in parts; its index and SHA-256."""
+def write(target: Path, codec: Codec, lines: Iterable[bytes]) -> tuple[Index, DumpFile]:
+    """The dump of ``lines`` (sorted, distinct) in parts, into the directory ``target``."""
     parts = cut(lines, codec.every)
     index = Index(every=codec.every)
-    with target.open("wb") as handle:
-        out = _Output(handle)
-        first = next(parts, None)
-        out.write(codec.opening(1 if first else 0))
-        if first is not None:
-            _write_parts(out, codec, itertools.chain([first], parts), index, first_in_file=True)
-        index.end = out.position
-        out.write(codec.footer)
-    return index, out.digest.hexdigest()
+    out = Pieces(target)
+    first = next(parts, None)
+    out.write(codec.opening(1 if first else 0))
+    if first is not None:
+        _write_parts(out, codec, itertools.chain([first], parts), index, first_in_file=True)
+    out.write(codec.footer)
+    return index, out.close()
 
 
 def _write_parts(
-    out: _Output,
+    out: Pieces,
     codec: Codec,
     parts: Iterable[tuple[bytes, list[bytes]]],
     index: Index,
@@ -158,10 +179,11 @@ def _write_parts(
     first_in_file: bool,
 ) -> None:
     for n, (first, lines) in enumerate(parts):
+        body = codec.part(lines, first_in_file and n == 0)
         index.firsts.append(first.decode())
-        index.offsets.append(out.position)
         index.counts.append(len(lines))
-        out.write(codec.part(lines, first_in_file and n == 0))
+        index.pieces.append(out.write(body))
+        index.sizes.append(len(body))
 
 
 def patch(
@@ -171,32 +193,32 @@ def patch(
     codec: Codec,
     changed: set[bytes],
     lines_between: Callable[[bytes | None, bytes | None], Iterable[bytes]],
-) -> tuple[Index, str] | None:
+) -> tuple[Index, DumpFile] | None:
     """The dump ``old`` with the parts holding a subject of ``changed`` written anew
     from ``lines_between(first, stop)`` (the new sorted lines of the subjects from
     ``first`` up to, not including, ``stop``; None: from the start, to the end), every
-    other part copied. Its index and SHA-256, or None when it is better written whole
-    (a file of fewer than three parts, or one left empty)."""
+    other part linked, into the directory ``target``. Its index and the dump, or None
+    when it is better written whole (a file of fewer than three parts, or one left
+    empty)."""
     count = len(old_index.firsts)
     if count < 3 or old_index.every != codec.every:
         return None
     firsts = [f.encode() for f in old_index.firsts]
     regions = rewritten(firsts, changed, lines_between, codec.every)
     index = Index(every=codec.every)
-    with old.open("rb") as source, target.open("wb") as handle:
-        out = _Output(handle)
-        out.write(codec.opening(1))
-        copied = 0  # the next old part to copy
-        for start, stop, made in regions:
-            _copy_parts(source, old_index, copied, start, out, index)
-            _write_parts(out, codec, made, index, first_in_file=not index.firsts)
-            copied = stop + 1
-        _copy_parts(source, old_index, copied, count, out, index)
-        if not index.firsts:
-            return None
-        index.end = out.position
-        out.write(codec.footer)
-    return index, out.digest.hexdigest()
+    out = Pieces(target)
+    out.write(codec.opening(1))
+    copied = 0  # the next old part to link
+    for start, stop, made in regions:
+        _link_parts(old, old_index, copied, start, out, index)
+        _write_parts(out, codec, made, index, first_in_file=not index.firsts)
+        copied = stop + 1
+    _link_parts(old, old_index, copied, count, out, index)
+    if not index.firsts:
+        shutil.rmtree(target)
+        return None
+    out.write(codec.footer)
+    return index, out.close()
 
 
 Region = tuple[int, int, list[tuple[bytes, list[bytes]]]]
@@ -241,20 +263,10 @@ def rewritten(
     return made
 
 
-def _copy_parts(
-    source: BinaryIO, old: Index, start: int, stop: int, out: _Output, index: Index
-) -> None:
-    if start >= stop:
-        return
-    begin, _ = old.span(start)
-    _, end = old.span(stop - 1)
+def _link_parts(source: Path, old: Index, start: int, stop: int, out: Pieces, index: Index) -> None:
     for part in range(start, stop):
+        out.link(source, old.pieces[part])
         index.firsts.append(old.firsts[part])
-        index.offsets.append(out.position + old.offsets[part] - begin)
         index.counts.append(old.counts[part])
-    source.seek(begin)
-    remaining = end - begin
-    while remaining:
-        chunk = source.read(min(remaining, 1 << 20))
-        out.write(chunk)
-        remaining -= len(chunk)
+        index.pieces.append(old.pieces[part])
+        index.sizes.append(old.sizes[part])

@@ -8,7 +8,6 @@ level 6, to a slightly smaller file (benchmarks/README.md), and any gzip reader 
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import io
 import itertools
@@ -21,6 +20,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 import pyoxigraph as ox
 
+from defence_engagements.dump_files import link_dump, write_whole
 from defence_engagements.namespaces import (
     GRAPH_DATA,
     GRAPH_INFERRED,
@@ -215,7 +215,7 @@ class DumpWriter:
             subjects = set().union(*(changed.get(g, set()) for g in graphs))
             before = last_written.get(name)
             if before is not None and not subjects:
-                os.link(last / name, self.directory / name)
+                link_dump(last / name, self.directory / name)
                 self._written[name] = before
                 continue
             patching = (last / name, before, subjects) if before and before.index else None
@@ -258,8 +258,8 @@ def _write_dump(
     if fmt == ox.RdfFormat.RDF_XML:  # the ontology alone: small, written whole
         counted = _Counted(merged_lines(paths))
         parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), **OWN_NTRIPLES)
-        ox.serialize((q.triple for q in parsed), output=target, format=fmt, prefixes=PREFIXES)
-        return Written(counted.count, sha256_file(target), None)
+        body = ox.serialize((q.triple for q in parsed), format=fmt, prefixes=PREFIXES) or b""
+        return Written(counted.count, write_whole(target, body).sha256, None)
     codec = dump_parts.Codec(fmt, gzipped=name.endswith(".gz"), every=part_subjects)
     quads = suffixes if fmt == ox.RdfFormat.N_QUADS else None
     if patching is not None:
@@ -279,10 +279,10 @@ def _write_dump(
             ),
         )
         if patched is not None:
-            index, digest = patched
-            return Written(index.statements, digest, index.to_json())
-    index, digest = dump_parts.write(target, codec, merged_lines(paths, quads))
-    return Written(index.statements, digest, index.to_json())
+            index, dump = patched
+            return Written(index.statements, dump.sha256, index.to_json())
+    index, dump = dump_parts.write(target, codec, merged_lines(paths, quads))
+    return Written(index.statements, dump.sha256, index.to_json())
 
 
 def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
@@ -314,12 +314,4 @@ class _Counted:
 def write_checksums(directory: Path, digests: Mapping[str, str]) -> None:
     """SHA256SUMS, from the digests the writers took on the way."""
     lines = [f"{digests[name]}  {name}\n" for name in sorted(digests)]
-    (directory / CHECKSUMS).write_text("".join(lines), encoding="utf-8")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    write_whole(directory / CHECKSUMS, "".join(lines).encode())

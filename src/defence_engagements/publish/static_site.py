@@ -38,6 +38,7 @@ import httpx
 import pyoxigraph
 
 from defence_engagements import formats
+from defence_engagements.dump_files import dumps_in
 from defence_engagements.errors import ConfigurationError, DataError
 from defence_engagements.namespaces import ID, split_thing_iri
 from defence_engagements.publish.server_config import (
@@ -327,13 +328,12 @@ def _links(html: str) -> list[str]:
 
 
 def _copy_dumps(build: PublishedBuild, writer: _SiteWriter) -> None:
-    if not build.dumps_dir.is_dir():
-        return
+    """Each dump written out whole (the build keeps them in pieces: dump_files)."""
     target = writer.root / "dumps"
-    target.mkdir(exist_ok=True)
-    for dump in sorted(build.dumps_dir.iterdir()):
-        if dump.is_file() and not (target / dump.name).exists():
-            shutil.copyfile(dump, target / dump.name)
+    for dump in dumps_in(build.dumps_dir):
+        target.mkdir(exist_ok=True)
+        if not (target / dump.name).exists():
+            dump.copy_to(target / dump.name)
             writer.count_file()
 
 

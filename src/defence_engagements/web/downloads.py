@@ -1,25 +1,32 @@
 """``/dumps/``: the build's dump files, and an index of them in HTML and DCAT.
 
-Each file is served with Content-Length, a strong ETag (its SHA-256 from
-``SHA256SUMS`` when listed, else one derived from the build and file), Last-Modified,
-conditional GET (304 on If-None-Match / If-Modified-Since) and byte ranges (206,
-416), so interrupted downloads resume. Compressed dumps are sent as the gzip files
-they are, never with a Content-Encoding a client would silently undo.
+A dump is a directory of pieces (:mod:`defence_engagements.dump_files`), sent as one
+file with Content-Length, a strong ETag (its SHA-256, the one ``SHA256SUMS`` gives),
+Last-Modified, conditional GET (304 on If-None-Match / If-Modified-Since) and byte
+ranges (206, 416) across its pieces, so interrupted downloads resume. Compressed
+dumps are sent as the gzip files they are, never with a Content-Encoding a client
+would silently undo.
 """
 
 from __future__ import annotations
 
-import hashlib
+import os
 import re
+import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
-from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import pyoxigraph
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
+from starlette.types import Send
 
 from defence_engagements import formats
+from defence_engagements.dump_files import DumpFile, dumps_in
 from defence_engagements.errors import EngagementsError, NotAcceptableError
 from defence_engagements.namespaces import PREFIXES
 from defence_engagements.web import negotiation
@@ -63,13 +70,22 @@ _WHAT = {
 
 @dataclass(frozen=True)
 class Dump:
-    name: str
-    path: Path
-    size: int
+    file: DumpFile
     modified: float
     media_type: str  # of the content (before decompression)
     compression: str | None
-    sha256: str | None
+
+    @property
+    def name(self) -> str:
+        return self.file.name
+
+    @property
+    def size(self) -> int:
+        return self.file.size
+
+    @property
+    def sha256(self) -> str:
+        return self.file.sha256
 
     @property
     def description(self) -> str:
@@ -90,49 +106,43 @@ def _media_for(name: str) -> tuple[str, str | None]:
     return ("text/plain; charset=utf-8", None)
 
 
-def _checksums(directory: Path) -> dict[str, str]:
-    sums: dict[str, str] = {}
-    try:
-        text = (directory / "SHA256SUMS").read_text(encoding="utf-8")
-    except OSError:
-        return sums
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and re.fullmatch(r"[0-9a-f]{64}", parts[0]):
-            sums[parts[1].lstrip("*")] = parts[0]
-    return sums
-
-
 def list_dumps(build: BuildInfo) -> list[Dump]:
-    directory = build.dumps_dir
-    if directory is None or not directory.is_dir():
+    if build.dumps_dir is None:
         return []
-    sums = _checksums(directory)
-    dumps = []
-    for path in sorted(directory.iterdir()):
-        if not path.is_file() or not _SAFE_NAME.match(path.name):
-            continue
-        stat = path.stat()
-        media_type, compression = _media_for(path.name)
-        dumps.append(
-            Dump(
-                path.name,
-                path,
-                stat.st_size,
-                stat.st_mtime,
-                media_type,
-                compression,
-                sums.get(path.name),
-            )
+    return [
+        Dump(file, file.modified, *_media_for(file.name))
+        for file in dumps_in(build.dumps_dir)
+        if _SAFE_NAME.match(file.name)
+    ]
+
+
+def _etag(dump: Dump) -> str:
+    return f'"{dump.sha256[:40]}"'
+
+
+class _PiecesResponse(FileResponse):
+    """Starlette's file response (its ranges, If-Range, HEAD) over a dump's pieces."""
+
+    def __init__(self, dump: Dump, headers: dict[str, str]) -> None:
+        size, mtime = dump.size, int(dump.modified)
+        status = os.stat_result((stat.S_IFREG | 0o644, 0, 0, 1, 0, 0, size, mtime, mtime, mtime))
+        super().__init__(
+            dump.file.directory, media_type=dump.served_type, headers=headers, stat_result=status
         )
-    return dumps
+        self.dump = dump.file
 
+    @asynccontextmanager
+    async def _open_file(self) -> AsyncIterator[anyio.AsyncFile[bytes]]:
+        file = anyio.AsyncFile(await anyio.to_thread.run_sync(self.dump.open))
+        try:
+            yield file
+        finally:
+            with anyio.CancelScope(shield=True):  # closing finishes even when cancelled
+                await file.aclose()
 
-def _etag(build: BuildInfo, dump: Dump) -> str:
-    if dump.sha256:
-        return f'"{dump.sha256[:40]}"'
-    digest = hashlib.sha256(f"{build.version}\x1f{dump.name}\x1f{dump.size}".encode())
-    return f'"{digest.hexdigest()[:40]}"'
+    async def _handle_simple(self, send: Send, send_header_only: bool, send_pathsend: bool) -> None:
+        # There is no one file to hand the server (ASGI pathsend): the pieces are sent.
+        await super()._handle_simple(send, send_header_only, False)
 
 
 def _not_modified_since(request: Request, modified: float) -> bool:
@@ -153,7 +163,7 @@ async def dump_file(request: Request) -> Response:
         dump = next((d for d in list_dumps(build) if d.name == name), None)
         if dump is None or not _SAFE_NAME.match(name):
             raise NotFoundError(f"there is no dump called {name!r}; see /dumps/ for the list")
-        etag = _etag(build, dump)
+        etag = _etag(dump)
         headers = {
             "ETag": etag,
             "Last-Modified": formatdate(dump.modified, usegmt=True),
@@ -163,13 +173,7 @@ async def dump_file(request: Request) -> Response:
         }
         if matches_if_none_match(request, etag) or _not_modified_since(request, dump.modified):
             return Response(status_code=304, headers=headers)
-        return FileResponse(
-            dump.path,
-            media_type=dump.served_type,
-            headers=headers,
-            filename=None,
-            stat_result=dump.path.stat(),
-        )
+        return _PiecesResponse(dump, headers)
     except EngagementsError as error:
         return error_response(request, error)
 
