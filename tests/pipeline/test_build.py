@@ -9,6 +9,7 @@ import io
 import os
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -577,6 +578,44 @@ def test_the_parse_cache_is_compacted_and_still_answers(tree: Settings) -> None:
     assert {p.source.sha256: p.ntriples for p in again.all} == triples_before
     # Nothing more to do: one pack, all of it live.
     assert ParseCache(tree.build_path / "cache").compact(live, max_packs=1) == 0
+
+
+def test_a_few_lookups_search_the_parse_caches_indexes_as_the_whole_index_reads(
+    tree: Settings,
+) -> None:
+    """A rebuild asks the parse cache for a few files: it searches the indexes' text
+    for them instead of reading 100,000 entries; the answers are the same, an entry cut
+    short by a crash is missing from both, and past the few the whole index is read."""
+    from defence_engagements.pipeline import incremental
+    from defence_engagements.pipeline.incremental import ParseCache
+
+    pipeline.build(tree)
+    changed = tree.data_path / "engagements" / "second-meeting.ttl"
+    changed.write_text(changed.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    pipeline.build(tree)  # a second pack
+    sources = [s for role in pipeline.source_files(tree).values() for s in role]
+    index = sorted((tree.build_path / "cache" / "parse").glob("*.idx"))[-1]
+    with index.open("ab") as cut_short:  # a crash while an entry was being written
+        cut_short.write(b"f" * 64 + b" 0 12")
+    ghost = replace(sources[0], sha256="f" * 64)
+    whole = ParseCache(tree.build_path / "cache")
+    whole._entries()  # every index read, as a build that asks for every file does
+    expected = {s.sha256: whole.get(s) for s in [*sources, ghost]}
+    assert expected[ghost.sha256] is None and sum(e is None for e in expected.values()) == 1
+
+    few = ParseCache(tree.build_path / "cache")
+    found = {s.sha256: few.get(s) for s in [*sources, ghost][: incremental.FEW_LOOKUPS]}
+    assert few._index is None  # searched, not read whole
+    assert all(
+        (f.stored_at, f.stored_span) == (expected[k].stored_at, expected[k].stored_span)
+        for k, f in found.items()
+        if f is not None and expected[k] is not None
+    )
+    assert {k for k, f in found.items() if f is None} == {k for k in found if expected[k] is None}
+    many = ParseCache(tree.build_path / "cache")
+    for source in [*sources] * (incremental.FEW_LOOKUPS // len(sources) + 2):
+        many.get(source)
+    assert many._index is not None
 
 
 def test_a_build_compacts_a_mostly_dead_cache(tree: Settings) -> None:

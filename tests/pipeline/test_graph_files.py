@@ -13,7 +13,13 @@ from defence_engagements import pipeline
 from defence_engagements.dump_files import DumpFile
 from defence_engagements.namespaces import GRAPH_METADATA, NAMED_GRAPHS
 from defence_engagements.pipeline import statistics
-from defence_engagements.pipeline.dumps import CHECKSUMS, DUMPS, DumpWriter, write_dumps
+from defence_engagements.pipeline.dumps import (
+    CHECKSUMS,
+    DUMPS,
+    DumpWriter,
+    start_workers,
+    write_dumps,
+)
 from defence_engagements.pipeline.graph_file import GraphFile, write_graph_file
 from defence_engagements.settings import Settings
 from defence_engagements.store import open_published_build
@@ -59,6 +65,14 @@ def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) ->
     in_workers = write_dumps(graph_files, tmp_path / "workers", parallel=True)
 
     assert inline == in_workers == result.manifest["dumps"]
+    # …and in workers started beforehand (a rebuild starts them while it validates).
+    pool = start_workers()
+    with DumpWriter(graph_files, tmp_path / "started", workers=pool) as writer:
+        writer.write(graph_files, DUMPS)
+        started = writer.results()
+    assert pool.submit(len, "still open").result() == 10  # the caller's to shut down
+    pool.shutdown()
+    assert {name: w.count for name, w in started.items()} == inline
     for name in (*DUMPS, CHECKSUMS):
         assert (
             DumpFile.of(tmp_path / "inline" / name).read_bytes()

@@ -16,7 +16,6 @@ import fcntl
 import gc
 import hashlib
 import itertools
-import json
 import multiprocessing
 import os
 import shutil
@@ -552,6 +551,8 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
     root, work, dumps_dir, described_as = _new_build(job.settings, job.inputs, job.clock)
     opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
     last_root = revision.last.store.parent
+    big = revision.last.data.size + revision.last.inferred.size > dumps.PARALLEL_DUMPS_BYTES
+    workers = dumps.start_workers() if big else None
     try:
         job.progress.start("validate", None)
         started = time.perf_counter()
@@ -635,17 +636,22 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
             job.settings.dump_part_subjects,
             last,
             counted,
+            workers,
         )
         store.clear_graph(ox.NamedNode(GRAPH_METADATA))
         load.add_graph(store, GRAPH_METADATA, made.description)
         del store
         opened.clear()  # closes RocksDB before the build is published
+        if workers is not None:
+            workers.shutdown()
         timings["store"] = round(time.perf_counter() - started, 3)
         job.progress.finish("store", timings["store"])
     except BaseException as failure:
         opened.clear()
         gc.collect()
         shutil.rmtree(root, ignore_errors=True)
+        if workers is not None:
+            workers.shutdown(cancel_futures=True)
         if isinstance(failure, revise.Unsupported | shacl.Unsupported | StoreUnavailableError):
             # The change needs a whole build, or the last build's store cannot be copied:
             # the steps start again.
@@ -949,7 +955,7 @@ def _write_asserted_files(
 
 
 def _new_build_id(build_dir: Path, built_at: datetime, inputs: dict[str, str]) -> str:
-    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:8]
+    digest = hashlib.sha256(orjson.dumps(inputs, option=orjson.OPT_SORT_KEYS)).hexdigest()[:8]
     stamp = built_at.strftime("%Y%m%dT%H%M%SZ")
     candidate, n = f"{stamp}-{digest}", 1
     while (builds_root(build_dir) / candidate).exists():
@@ -1059,6 +1065,7 @@ def _write_published_files(
     part_subjects: int,
     last: _LastDumps | None = None,
     counted: _Counted | None = None,
+    workers: ProcessPoolExecutor | None = None,
 ) -> _Files:
     """With the asserted graphs' sorted files (and, in a full build, their dumps)
     written: the other graphs as sorted N-Triples files in ``work``, the VoID
@@ -1085,7 +1092,7 @@ def _write_published_files(
         else:
             writer.patch(files, names, last.directory, last.written, last.changed)
 
-    with dumps.DumpWriter(files, dumps_dir, part_subjects=part_subjects) as writer:
+    with dumps.DumpWriter(files, dumps_dir, part_subjects=part_subjects, workers=workers) as writer:
         # The workers start on what needs no description while this process counts it.
         write([name for name in remaining if name not in described])
         if counted is None:

@@ -158,27 +158,25 @@ class DumpWriter:
         *,
         parallel: bool | None = None,
         part_subjects: int = 256,
+        workers: ProcessPoolExecutor | None = None,
     ) -> None:
+        """``workers``: a pool already started (:func:`start_workers`), the caller's
+        to shut down."""
         self.directory = directory
         self.part_subjects = part_subjects
         directory.mkdir(parents=True, exist_ok=True)
         if parallel is None:
             size = sum(graph.size for graph in graph_files.values())
-            parallel = size > PARALLEL_DUMPS_BYTES
-        self._pool = (
-            ProcessPoolExecutor(
-                os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")
-            )
-            if parallel
-            else None
-        )
+            parallel = workers is not None or size > PARALLEL_DUMPS_BYTES
+        self._owned = parallel and workers is None
+        self._pool = (workers or start_workers()) if parallel else None
         self._written: dict[str, Future[Written] | Written] = {}
 
     def __enter__(self) -> DumpWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
+        if self._pool is not None and self._owned:
             self._pool.shutdown(cancel_futures=exc[0] is not None)
 
     def write(self, graph_files: Mapping[str, GraphFile], names: Iterable[str]) -> None:
@@ -234,6 +232,16 @@ class DumpWriter:
             name: written if isinstance(written, Written) else written.result()
             for name, written in self._written.items()
         }
+
+
+def start_workers() -> ProcessPoolExecutor:
+    """One worker process per core, started now: each takes a third of a second to
+    start and import what writes dumps, which a rebuild spends while it validates."""
+    cores = os.cpu_count() or 1
+    pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(cores):
+        pool.submit(dumps_of, ())
+    return pool
 
 
 def dumps_of(graphs: Iterable[str]) -> list[str]:

@@ -46,6 +46,10 @@ _INDEX_LINE = re.compile(r"^(\S+) (\d+) (\d+)\n", re.MULTILINE)
 # Packs, and the share of dead bytes, a parse cache may hold before it is compacted.
 MAX_PACKS = 16
 MAX_DEAD_SHARE = 0.5
+# Up to this many lookups are answered by searching the packs' indexes for the key;
+# more read every index into a dict once (a rebuild asks for a few, a build for all:
+# reading 100,000 entries takes half a second).
+FEW_LOOKUPS = 64
 
 
 class ParseCache:
@@ -54,6 +58,9 @@ class ParseCache:
         self.hits = 0
         self.misses = 0
         self._index: dict[str, tuple[Path, int, int]] | None = None
+        self._index_texts: list[tuple[Path, bytes]] | None = None  # for a few lookups
+        self._lookups = 0
+        self._put_here: dict[str, tuple[Path, int, int]] = {}
         self._pack: BinaryIO | None = None  # this process's pack, opened on first put
         self._pack_index: TextIO | None = None
         self._pack_path: Path | None = None
@@ -70,7 +77,7 @@ class ParseCache:
         """The cached parse, left on disk until its triples are used."""
         if self.directory is None:
             return None
-        entry = self._entries().get(source.sha256)
+        entry = self._entry(source.sha256)
         if entry is None:
             self.misses += 1
             return None
@@ -96,7 +103,9 @@ class ParseCache:
         self._pack.flush()  # the bytes before the index line that points at them
         self._pack_index.write(f"{parsed.source.sha256} {offset} {len(body)}\n")
         self._pack_index.flush()
-        self._entries()[parsed.source.sha256] = (self._pack_path, offset, len(body))
+        self._put_here[parsed.source.sha256] = (self._pack_path, offset, len(body))
+        if self._index is not None:
+            self._index[parsed.source.sha256] = (self._pack_path, offset, len(body))
         parsed.stored_at, parsed.stored_span = self._pack_path, (offset, len(body))
         parsed.content = None
         parsed.release()
@@ -156,6 +165,8 @@ class ParseCache:
     def reload(self) -> None:
         """Read the packs' indexes again when next asked (other processes added some)."""
         self._index = None
+        self._index_texts = None
+        self._put_here = {}
 
     def _close_pack(self) -> None:
         for handle in (self._pack, self._pack_index):
@@ -164,18 +175,56 @@ class ParseCache:
         self._pack = self._pack_index = None
         self._pack_path = None
 
+    def _entry(self, key: str) -> tuple[Path, int, int] | None:
+        if self._index is not None:
+            return self._index.get(key)
+        if key in self._put_here:
+            return self._put_here[key]
+        self._lookups += 1
+        if self._lookups > FEW_LOOKUPS:
+            return self._entries().get(key)
+        return self._searched(key)
+
+    def _searched(self, key: str) -> tuple[Path, int, int] | None:
+        """The entry of ``key`` found in the indexes' text, as :meth:`_entries` reads
+        it (the last pack that has it; a line without its newline does not count)."""
+        if self._index_texts is None:
+            self._index_texts = [
+                (index.with_suffix(".nt"), index.read_bytes()) for index in self._index_files()
+            ]
+        needle = key.encode("ascii", errors="replace") + b" "
+        found = None
+        for pack, text in self._index_texts:
+            at = text.find(needle)
+            while at > 0 and text[at - 1] != 0x0A:  # a line's start, not inside one
+                at = text.find(needle, at + 1)
+            end = text.find(b"\n", at) if at != -1 else -1
+            match = (
+                _INDEX_LINE.match(text[at : end + 1].decode("ascii", "replace"))
+                if end != -1
+                else None
+            )
+            if match:
+                found = (pack, int(match[2]), int(match[3]))
+        return found
+
+    def _index_files(self) -> list[Path]:
+        if self.directory is None or not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob(f"{CACHE_VERSION}-*.idx"))
+
     def _entries(self) -> dict[str, tuple[Path, int, int]]:
         """Every pack's index, read once (a line cut short by a crash is left out)."""
         if self._index is None:
             self._index = {}
-            if self.directory is not None and self.directory.is_dir():
-                for index in sorted(self.directory.glob(f"{CACHE_VERSION}-*.idx")):
-                    pack = index.with_suffix(".nt")
-                    text = index.read_text(encoding="ascii", errors="replace")
-                    # A line counts once its newline is written: a line a crash cut
-                    # short matches no entry (the pattern wants its newline).
-                    for key, offset, length in _INDEX_LINE.findall(text):
-                        self._index[key] = (pack, int(offset), int(length))
+            for index in self._index_files():
+                pack = index.with_suffix(".nt")
+                text = index.read_text(encoding="ascii", errors="replace")
+                # A line counts once its newline is written: a line a crash cut short
+                # matches no entry (the pattern wants its newline).
+                for key, offset, length in _INDEX_LINE.findall(text):
+                    self._index[key] = (pack, int(offset), int(length))
+            self._index.update(self._put_here)
         return self._index
 
 
