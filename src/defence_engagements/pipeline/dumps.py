@@ -236,7 +236,7 @@ class DumpWriter:
 
 def start_workers() -> ProcessPoolExecutor:
     """One worker process per core, started now: each takes a third of a second to
-    start and import what writes dumps, which a rebuild spends while it validates."""
+    start and import what writes dumps, which a rebuild spends on other work."""
     cores = os.cpu_count() or 1
     pool = ProcessPoolExecutor(cores, mp_context=multiprocessing.get_context("spawn"))
     for _ in range(cores):
