@@ -70,6 +70,7 @@ def test_help_everywhere() -> None:
         ["query"],
         ["new", "engagement"],
         ["stats"],
+        ["dump"],
         ["rollback"],
     ):
         result = runner.invoke(app, [*args, "--help"])
@@ -206,6 +207,19 @@ def test_stats_per_graph_and_class(built: Settings) -> None:
     manifest = json.loads((built.current_build / "build.json").read_text())
     assert stats["graphs"] == manifest["graphs"]
     assert stats["classes"]["https://w3id.org/defence-engagements/def#Meeting"] == 2
+
+
+def test_a_dump_is_written_whole_from_its_pieces(built: Settings, tmp_path: Path) -> None:
+    sums = run(built, "dump", "SHA256SUMS")
+    assert sums.returncode == 0
+    digests = dict(reversed(line.split("  ")) for line in sums.stdout.splitlines())
+    assert len(digests) > 5
+    for name in ("engagements.ttl", "engagements.nt.gz"):
+        target = tmp_path / name
+        assert run(built, "dump", name, "--output", str(target)).returncode == 0
+        assert hashlib.sha256(target.read_bytes()).hexdigest() == digests[name]
+    missing = run(built, "dump", "../build.json")
+    assert missing.returncode != 0 and "engagements.ttl" in one_error_line(missing)
 
 
 def test_environment_errors_are_one_line(tree: Settings, tmp_path: Path) -> None:

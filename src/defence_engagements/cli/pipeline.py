@@ -1,4 +1,4 @@
-"""`engagements validate | build | rollback | query | new | stats`."""
+"""`engagements validate | build | rollback | query | new | stats | dump`."""
 
 from __future__ import annotations
 
@@ -21,10 +21,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from defence_engagements.cli import app, state
+from defence_engagements.dump_files import DumpFile, dumps_in
 from defence_engagements.errors import ConfigurationError, QuerySyntaxError
 from defence_engagements.namespaces import GRAPH, NAMED_GRAPHS, PREFIXES, SLUG_PATTERN
 from defence_engagements.settings import Settings, load_settings
-from defence_engagements.store import open_published_build
+from defence_engagements.store import DUMPS_DIRNAME, open_published_build
 from defence_engagements.store import rollback as rollback_build
 
 if TYPE_CHECKING:
@@ -366,6 +367,28 @@ def stats(
     for iri, n in classes.items():
         table.add_row(escape(_short(ox.NamedNode(iri))), str(n))
     console.print(table)
+
+
+@app.command()
+def dump(
+    name: Annotated[str, typer.Argument(help="A dump's name, as /dumps/ lists it")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default: stdout)")
+    ] = None,
+) -> None:
+    """One dump of the published build, whole (the build keeps each in pieces)."""
+    dumps_dir = _settings().current_build / DUMPS_DIRNAME
+    found = DumpFile.at(dumps_dir / name) if "/" not in name and name != ".." else None
+    if found is None:
+        names = ", ".join(d.name for d in dumps_in(dumps_dir)) or "none: run `engagements build`"
+        raise ConfigurationError(f"there is no dump called {name!r} (dumps: {names})")
+    if output is not None:
+        found.copy_to(output)
+        return
+    with found.open() as source:
+        while chunk := source.read(1 << 20):
+            sys.stdout.buffer.write(chunk)
+    sys.stdout.buffer.flush()
 
 
 # ---------------------------------------------------------------- new
