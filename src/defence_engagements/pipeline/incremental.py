@@ -131,7 +131,10 @@ class ParseCache:
         # took a rebuild at 100,000 files half a second).
         kept: dict[str, tuple[Path, int, int]] = {}
         for pack in packs:
-            text = pack.with_suffix(".idx").read_text(encoding="ascii", errors="replace")
+            try:
+                text = pack.with_suffix(".idx").read_text(encoding="ascii", errors="replace")
+            except OSError:
+                text = ""  # a pack without its index holds nothing reachable
             for key, offset, length in _INDEX_LINE.findall(text):
                 if key in live:
                     kept[key] = (pack, int(offset), int(length))  # the last pack's, as read
