@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import json
 import os
 import shutil
 import time
@@ -30,6 +31,7 @@ from defence_engagements.namespaces import (
     PREFIXES,
 )
 from defence_engagements.pipeline import dumps, void
+from defence_engagements.pipeline.parse import ParsedFile
 from defence_engagements.settings import Settings
 from defence_engagements.store import open_published_build, read_manifest
 
@@ -616,6 +618,44 @@ def test_a_few_lookups_search_the_parse_caches_indexes_as_the_whole_index_reads(
     for source in [*sources] * (incremental.FEW_LOOKUPS // len(sources) + 2):
         many.get(source)
     assert many._index is not None
+
+
+def test_a_rebuild_judges_the_parse_cache_by_its_dead_counts(tree: Settings) -> None:
+    """A rebuild knows which entries it may have left dead (its changed files' last
+    parses): it adds their bytes to the counts ``dead.json`` keeps and reads no pack's
+    index unless one is then mostly dead; a build without the counts reads them all."""
+    from defence_engagements.pipeline.incremental import DEAD_BYTES, ParseCache
+
+    pipeline.build(tree)
+    parse_dir = tree.build_path / "cache" / "parse"
+    assert (parse_dir / DEAD_BYTES).is_file()  # counted by the first build
+    files = pipeline.source_files(tree)
+    live = {s.sha256 for role in files.values() for s in role}
+    [pack] = parse_dir.glob("*.nt")
+    # Without its index the pack holds nothing reachable, as the whole count would see;
+    # the counts say it holds no dead bytes, so it is left alone.
+    pack.with_suffix(".idx").rename(pack.with_suffix(".kept"))
+    assert ParseCache(tree.build_path / "cache").compact(live, superseded=[]) == 0
+    assert pack.exists()
+    pack.with_suffix(".kept").rename(pack.with_suffix(".idx"))
+    some = files["data"][0]
+
+    def superseded(dead: int) -> list[ParsedFile]:  # an entry gone dead, of ``dead`` bytes
+        return [ParsedFile(replace(some, sha256="e" * 64), stored_at=pack, stored_span=(0, dead))]
+
+    def counted() -> dict[str, int]:
+        return json.loads((parse_dir / DEAD_BYTES).read_text())
+
+    assert ParseCache(tree.build_path / "cache").compact(live, superseded=superseded(7)) == 0
+    assert counted() == {pack.name: 7}  # added, no index read
+    # More than half the pack dead by the counts: every index is read, and the count
+    # is what they say (every entry of this pack is live).
+    size = pack.stat().st_size
+    assert ParseCache(tree.build_path / "cache").compact(live, superseded=superseded(size)) == 0
+    assert counted() == {pack.name: 0}
+    (parse_dir / DEAD_BYTES).unlink()  # never counted: read whole
+    assert ParseCache(tree.build_path / "cache").compact(live, superseded=[]) == 0
+    assert counted() == {pack.name: 0}
 
 
 def test_a_build_compacts_a_mostly_dead_cache(tree: Settings) -> None:

@@ -667,7 +667,14 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         root,
         keys,
         timings,
-        _Published(made, findings, change.duplicates, "revision", described_as["modified"]),
+        _Published(
+            made,
+            findings,
+            change.duplicates,
+            "revision",
+            described_as["modified"],
+            superseded=revision.before,
+        ),
     )
 
 
@@ -752,6 +759,9 @@ class _Published:
     built_at: str
     asserted_dumps: dict[str, dumps.Written] = field(default_factory=dict)  # written before
     dumping: float = 0.0  # seconds spent on those
+    # A rebuild's changed files as the last build parsed them: the parse cache's
+    # entries this build may have left dead (None: a full build, which looks at all).
+    superseded: list[ParsedFile] | None = None
 
     @property
     def dumps(self) -> dict[str, dumps.Written]:
@@ -815,7 +825,7 @@ def _publish(
         raise
     # Published: what is left is housekeeping, under the build lock still.
     live = {s.sha256 for role in job.files.values() for s in role}
-    job.cache.compact(live)
+    job.cache.compact(live, superseded=published.superseded)
     return BuildResult(True, root, manifest, published.findings)
 
 

@@ -50,6 +50,7 @@ MAX_DEAD_SHARE = 0.5
 # more read every index into a dict once (a rebuild asks for a few, a build for all:
 # reading 100,000 entries takes half a second).
 FEW_LOOKUPS = 64
+DEAD_BYTES = "dead.json"  # in the parse cache: each pack's dead bytes, as last counted
 
 
 class ParseCache:
@@ -111,7 +112,12 @@ class ParseCache:
         parsed.release()
 
     def compact(
-        self, live: set[str], *, max_packs: int = MAX_PACKS, max_dead_share: float = MAX_DEAD_SHARE
+        self,
+        live: set[str],
+        *,
+        max_packs: int = MAX_PACKS,
+        max_dead_share: float = MAX_DEAD_SHARE,
+        superseded: list[ParsedFile] | None = None,
     ) -> int:
         """Rewrite packs that are mostly dead (more than ``max_dead_share`` of their bytes
         belong to no entry of ``live``: the content hashes of the build just published)
@@ -122,11 +128,27 @@ class ParseCache:
         The new pack and its index are complete before any old pack goes, so a crash
         leaves entries twice (the same bytes), never none. Run under the build lock; a
         reader that looked an entry up before its pack went parses the file again
-        (:attr:`ParsedFile.ntriples`)."""
+        (:attr:`ParsedFile.ntriples`).
+
+        Whether any pack is that dead is known without reading every index when the
+        build says which entries it may have left dead (``superseded``: a rebuild's
+        changed files as last parsed): ``dead.json`` keeps each pack's dead bytes as
+        last counted, and those entries' bytes are added to it."""
         if self.directory is None or not self.directory.is_dir():
             return 0
         packs = sorted(self.directory.glob(f"{CACHE_VERSION}-*.nt"))
         sizes = {pack: pack.stat().st_size for pack in packs}
+        dead_bytes = self._dead_bytes() if superseded is not None else None
+        if superseded is not None and dead_bytes is not None and len(packs) <= max_packs:
+            dead_bytes = {p.name: dead_bytes.get(p.name, 0) for p in packs}
+            for parsed in superseded:
+                if parsed.source.sha256 not in live and parsed.stored_at is not None:
+                    assert parsed.stored_span is not None
+                    name = parsed.stored_at.name
+                    dead_bytes[name] = dead_bytes.get(name, 0) + parsed.stored_span[1]
+            _atomic_write(self.directory / DEAD_BYTES, orjson.dumps(dead_bytes))
+            if all(dead_bytes.get(p.name, 0) <= max_dead_share * sizes[p] for p in packs):
+                return 0
         # Each pack's live entries, from its own index (no dict of every entry: that
         # took a rebuild at 100,000 files half a second).
         kept: dict[str, tuple[Path, int, int]] = {}
@@ -145,6 +167,8 @@ class ParseCache:
         total = sum(sizes.values())
         small = {p for p in packs if sizes[p] < total / max_packs}
         chosen = dead | small if len(packs) > max_packs else dead
+        counted = {p.name: sizes[p] - live_bytes[p] for p in packs if p not in chosen}
+        _atomic_write(self.directory / DEAD_BYTES, orjson.dumps(counted))
         if not dead and len(chosen) < 2:
             return 0
         self._close_pack()
@@ -171,6 +195,15 @@ class ParseCache:
             compacted.unlink()
             (self.directory / f"{name}.idx").unlink()
         return len(chosen)
+
+    def _dead_bytes(self) -> dict[str, int] | None:
+        """Each pack's dead bytes as last counted, or None when they never were."""
+        assert self.directory is not None
+        try:
+            counted = orjson.loads((self.directory / DEAD_BYTES).read_bytes())
+            return {str(k): int(v) for k, v in counted.items()}
+        except (OSError, ValueError, AttributeError):
+            return None
 
     def reload(self) -> None:
         """Read the packs' indexes again when next asked (other processes added some)."""
