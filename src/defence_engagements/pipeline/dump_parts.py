@@ -134,6 +134,9 @@ class Pieces:
         self.sizes: list[int] = []
         self.digest = hashlib.sha256()
         self._token = uuid.uuid4().hex[:8]  # new pieces' names never meet linked ones'
+        # Linked pieces are read into one buffer: no bytes object a piece.
+        self._buffer = bytearray(1 << 20)
+        self._view = memoryview(self._buffer)
 
     def write(self, data: bytes) -> str:
         """A new piece (none for no bytes); returns its name."""
@@ -146,7 +149,13 @@ class Pieces:
     def link(self, source: Path, name: str) -> None:
         """The piece ``name`` of the dump in ``source``, the same file."""
         os.link(source / name, self.directory / name)
-        self._add(name, (self.directory / name).read_bytes())  # for the whole's SHA-256
+        size = 0
+        with (self.directory / name).open("rb", buffering=0) as piece:  # for the SHA-256
+            while count := piece.readinto(self._buffer):
+                self.digest.update(self._view[:count])
+                size += count
+        self.names.append(name)
+        self.sizes.append(size)
 
     def _add(self, name: str, data: bytes) -> None:
         self.names.append(name)
