@@ -138,21 +138,25 @@ class ParseCache:
             return 0
         packs = sorted(self.directory.glob(f"{CACHE_VERSION}-*.nt"))
         sizes = {pack: pack.stat().st_size for pack in packs}
-        dead_bytes = self._dead_bytes() if superseded is not None else None
-        if superseded is not None and dead_bytes is not None and len(packs) <= max_packs:
-            dead_bytes = {p.name: dead_bytes.get(p.name, 0) for p in packs}
-            for parsed in superseded:
+        counts = self._dead_bytes() if superseded is not None else None
+        judged = packs  # the packs whose indexes are read
+        if counts is not None and len(packs) <= max_packs:
+            counts = {p.name: counts.get(p.name, 0) for p in packs}
+            for parsed in superseded or ():
                 if parsed.source.sha256 not in live and parsed.stored_at is not None:
                     assert parsed.stored_span is not None
                     name = parsed.stored_at.name
-                    dead_bytes[name] = dead_bytes.get(name, 0) + parsed.stored_span[1]
-            _atomic_write(self.directory / DEAD_BYTES, orjson.dumps(dead_bytes))
-            if all(dead_bytes.get(p.name, 0) <= max_dead_share * sizes[p] for p in packs):
+                    counts[name] = counts.get(name, 0) + parsed.stored_span[1]
+            _atomic_write(self.directory / DEAD_BYTES, orjson.dumps(counts))
+            judged = [p for p in packs if counts[p.name] > max_dead_share * sizes[p]]
+            if not judged:
                 return 0
-        # Each pack's live entries, from its own index (no dict of every entry: that
-        # took a rebuild at 100,000 files half a second).
+        else:
+            counts = {}
+        # The judged packs' live entries, each from its own index (no dict of every
+        # entry: that took a rebuild at 100,000 files half a second).
         kept: dict[str, tuple[Path, int, int]] = {}
-        for pack in packs:
+        for pack in judged:
             try:
                 text = pack.with_suffix(".idx").read_text(encoding="ascii", errors="replace")
             except OSError:
@@ -160,14 +164,18 @@ class ParseCache:
             for key, offset, length in _INDEX_LINE.findall(text):
                 if key in live:
                     kept[key] = (pack, int(offset), int(length))  # the last pack's, as read
-        live_bytes = dict.fromkeys(packs, 0)
+        live_bytes = dict.fromkeys(judged, 0)
         for pack, _, length in kept.values():
             live_bytes[pack] += length
-        dead = {p for p in packs if live_bytes[p] < (1 - max_dead_share) * sizes[p]}
+        dead = {p for p in judged if live_bytes[p] < (1 - max_dead_share) * sizes[p]}
         total = sum(sizes.values())
         small = {p for p in packs if sizes[p] < total / max_packs}
         chosen = dead | small if len(packs) > max_packs else dead
-        counted = {p.name: sizes[p] - live_bytes[p] for p in packs if p not in chosen}
+        counted = {
+            p.name: sizes[p] - live_bytes[p] if p in live_bytes else counts[p.name]
+            for p in packs
+            if p not in chosen
+        }
         _atomic_write(self.directory / DEAD_BYTES, orjson.dumps(counted))
         if not dead and len(chosen) < 2:
             return 0
