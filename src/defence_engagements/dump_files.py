@@ -17,6 +17,7 @@ import io
 import itertools
 import os
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -67,8 +68,7 @@ class DumpFile:
 
     def open(self) -> BinaryIO:
         """The file, readable and seekable."""
-        raw = _Pieces([self.directory / name for name in self.names], self.sizes)
-        return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[return-value]
+        return read_joined([self.directory / name for name in self.names], self.sizes)
 
     def read_bytes(self) -> bytes:
         with self.open() as handle:
@@ -113,10 +113,15 @@ def dumps_in(directory: Path) -> list[DumpFile]:
     return [dump for dump in found if dump is not None]
 
 
-class _Pieces(io.RawIOBase):
+def read_joined(paths: list[Path], sizes: Sequence[int]) -> BinaryIO:
+    """Files of these sizes read as one file, readable and seekable."""
+    return io.BufferedReader(_Joined(paths, sizes), buffer_size=1 << 20)  # type: ignore[return-value]
+
+
+class _Joined(io.RawIOBase):
     """Files read as one: seekable, so a byte range starts in whichever piece holds it."""
 
-    def __init__(self, paths: list[Path], sizes: tuple[int, ...]) -> None:
+    def __init__(self, paths: list[Path], sizes: Sequence[int]) -> None:
         self._paths = paths
         self._starts = [0, *itertools.accumulate(sizes)]  # the last is the size
         self._position = 0
@@ -149,8 +154,8 @@ class _Pieces(io.RawIOBase):
             if count:
                 self._position += count
                 return int(count)
-            # A piece shorter than its index says: the dump is damaged.
-            raise OSError(f"{self._paths[piece]}: shorter than its dump's index says")
+            # A file shorter than its index says: the dump or graph file is damaged.
+            raise OSError(f"{self._paths[piece]}: shorter than its index says")
         return 0
 
     def _close_piece(self) -> None:

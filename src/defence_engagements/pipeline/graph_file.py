@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import io
 import os
 import shutil
 import uuid
@@ -28,6 +27,7 @@ from typing import BinaryIO
 
 import orjson
 
+from defence_engagements.dump_files import read_joined
 from defence_engagements.pipeline import dump_parts
 
 INDEX = "parts.json"
@@ -88,8 +88,8 @@ class GraphFile:
 
     def open(self) -> BinaryIO:
         """The lines as one binary stream, part after part."""
-        raw = _Joined([self.directory / part.name for part in self.parts])
-        return io.BufferedReader(raw, buffer_size=1 << 20)  # type: ignore[return-value]
+        parts = self.parts
+        return read_joined([self.directory / p.name for p in parts], [p.size for p in parts])
 
     def read_bytes(self) -> bytes:
         with self.open() as handle:
@@ -266,33 +266,3 @@ class _PartWriter:
         }
         (self.target / INDEX).write_bytes(orjson.dumps(index))
         return GraphFile(self.target, self.parts, self.every)
-
-
-class _Joined(io.RawIOBase):
-    """Files read one after the other as one stream."""
-
-    def __init__(self, paths: list[Path]) -> None:
-        self._paths = iter(paths)
-        self._handle: BinaryIO | None = None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while True:
-            if self._handle is None:
-                path = next(self._paths, None)
-                if path is None:
-                    return 0
-                self._handle = path.open("rb", buffering=0)
-            count = self._handle.readinto(buffer)  # type: ignore[attr-defined]
-            if count:
-                return count
-            self._handle.close()
-            self._handle = None
-
-    def close(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
-        super().close()
