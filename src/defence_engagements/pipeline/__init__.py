@@ -572,7 +572,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         )
         if validator.compiled is None:
             raise shacl.Unsupported("pyshacl judges whole graphs only")
-        reach = Reach(validator.compiled)
+        reach = Reach(validator.compiled, keys.cache_dir / "reach" if keys.cache_dir else None)
         asserted_graphs = [ox.NamedNode(GRAPH_ONTOLOGY), ox.NamedNode(GRAPH_DATA)]
         # What the change reaches before it is made (and below, after), and what the
         # changed files state anything about (their findings' lines may have moved).
