@@ -18,6 +18,8 @@
 - ``asserted/<key>.nt`` and ``.dups``: the data graph as a graph file and its lines
   stated more than once, keyed by the hashes of every ontology and data file: what a
   rebuild patches and counts statements with (:class:`AssertedCache`).
+- ``reach/<key>.json``: a SPARQL constraint's patterns as :mod:`.reach` analyses them,
+  keyed by the query's text.
 - ``reason/<key>.nt``: the inferred graph as a graph file, keyed by the engine and
   the hashes of every ontology and data file. An unchanged input set reuses it; after
   a few changed data files the last build's entry (its key is in ``build.json``) is
