@@ -1,4 +1,4 @@
-"""`engagements validate | build | rollback | query | new | stats | dump`."""
+"""`engagements validate | build | watch | rollback | query | new | stats | dump`."""
 
 from __future__ import annotations
 
@@ -20,15 +20,16 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from defence_engagements.cli import app, state
+from defence_engagements.cli import app, report_error, state
 from defence_engagements.dump_files import DumpFile, dumps_in
-from defence_engagements.errors import ConfigurationError, QuerySyntaxError
+from defence_engagements.errors import ConfigurationError, EngagementsError, QuerySyntaxError
 from defence_engagements.namespaces import GRAPH, NAMED_GRAPHS, PREFIXES, SLUG_PATTERN
 from defence_engagements.settings import Settings, load_settings
 from defence_engagements.store import DUMPS_DIRNAME, open_published_build
 from defence_engagements.store import rollback as rollback_build
 
 if TYPE_CHECKING:
+    from defence_engagements.pipeline import BuildResult
     from defence_engagements.pipeline.validate import Finding
 
 console = Console(highlight=False, soft_wrap=True)
@@ -215,6 +216,10 @@ def build(
         raise
     finally:
         progress._stop()
+    _report_build(result, settings)
+
+
+def _report_build(result: BuildResult, settings: Settings) -> None:
     manifest = result.manifest
     if not result.built:
         if not state.quiet:
@@ -241,6 +246,32 @@ INFERRED_HOW = {
     "revision": " (revised from the last build)",
     "cache": " (as cached for these inputs)",
 }
+
+
+@app.command()
+def watch(
+    strict: Annotated[bool, typer.Option(help="SHACL warnings fail the build too.")] = False,
+) -> None:
+    """Build when the sources changed, then again each time they change, until Ctrl-C.
+
+    One process stays, and the file system tells it which files changed: a rebuild
+    hashes those only, not every file. A failed build is reported and the published
+    one stays; the watch goes on.
+    """
+    from defence_engagements import pipeline
+    from defence_engagements.pipeline.watch import watch_sources
+
+    settings = _settings()
+    progress = RichProgress(state.quiet)
+    for outcome in watch_sources(settings, strict=strict, progress=progress):
+        progress._stop()
+        if isinstance(outcome, pipeline.ValidationFailedError):
+            print_findings(outcome.fatal, err_console)
+        if isinstance(outcome, EngagementsError):
+            report_error(outcome)
+            continue
+        _report_build(outcome, settings)
+        sys.stdout.flush()
 
 
 @app.command()

@@ -351,14 +351,17 @@ def build(
     strict: bool = False,
     progress: Progress | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    files: dict[str, list[SourceFile]] | None = None,
 ) -> BuildResult:
-    """Build and publish, or do nothing when the inputs are those of the current build."""
+    """Build and publish, or do nothing when the inputs are those of the current build.
+    ``files``: the source files as listed and hashed already (:mod:`.watch`)."""
     progress = progress or _Silent()
     build_dir = settings.build_path
     with build_lock(build_dir):
-        # Unless forced, a file is read only when its size, time or inode changed.
-        hashes = None if force else HashCache(cache_root(build_dir))
-        files = source_files(settings, hashes)
+        if files is None:
+            # Unless forced, a file is read only when its size, time or inode changed.
+            hashes = None if force else HashCache(cache_root(build_dir))
+            files = source_files(settings, hashes)
         inputs = input_hashes(files)
         if not force and not is_stale(settings, inputs):
             root = settings.current_build.resolve()

@@ -1,0 +1,111 @@
+"""`engagements watch` as a user runs it: it builds, then rebuilds as files are edited,
+added, removed or broken, and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+from pipeline_support import tree_env
+
+from defence_engagements.settings import Settings
+from defence_engagements.store import read_manifest
+
+
+@pytest.fixture
+def watcher(tree: Settings) -> Iterator[subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "defence_engagements", "watch"],
+        cwd=tree.repo_root,
+        env={**os.environ, **tree_env(tree)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds} s: {what}")
+
+
+def _manifest(tree: Settings) -> dict[str, object]:
+    try:
+        return read_manifest(tree.current_build.resolve())
+    except Exception:  # no build yet, or one being switched
+        return {}
+
+
+def _published(tree: Settings, name: str, body: bytes | None) -> Callable[[], bool]:
+    """Whether the current build's inputs hold ``name`` with ``body`` (None: not at all)."""
+
+    def check() -> bool:
+        inputs = _manifest(tree).get("inputs")
+        if not isinstance(inputs, dict):
+            return False
+        if body is None:
+            return name not in inputs
+        return inputs.get(name) == hashlib.sha256(body).hexdigest()
+
+    return check
+
+
+def test_watch_rebuilds_as_files_change_and_stops_on_ctrl_c(
+    tree: Settings, watcher: subprocess.Popen[str]
+) -> None:
+    engagements = tree.data_path / "engagements"
+    second = engagements / "second-meeting.ttl"
+    _until(_published(tree, "data/engagements/second-meeting.ttl", second.read_bytes()), "built")
+    first_version = _manifest(tree)["version"]
+
+    # An edit: the changed file alone is hashed again, and the build revises the last.
+    edited = second.read_bytes().replace(b'"Second meeting"@en', b'"Second meeting, watched"@en')
+    assert edited != second.read_bytes()
+    second.write_bytes(edited)
+    _until(_published(tree, "data/engagements/second-meeting.ttl", edited), "the edit built")
+    assert _manifest(tree)["version"] != first_version
+    assert _manifest(tree)["reasoning"] == "revision"
+
+    # A new file in a new directory (the directory's event lists everything again).
+    (engagements / "2026").mkdir()
+    added = engagements / "2026" / "copy.ttl"
+    added.write_bytes((engagements / "first-meeting.ttl").read_bytes())
+    _until(_published(tree, "data/engagements/2026/copy.ttl", added.read_bytes()), "added")
+    assert _manifest(tree)["files"]["data"] == 5  # type: ignore[index]
+
+    # A file that does not parse: reported with its line, the published build stays.
+    before = _manifest(tree)["version"]
+    broken = engagements / "broken.ttl"
+    broken.write_text("@prefix ex: <http://example.org/> .\nex:a ex:b .\n", encoding="utf-8")
+    time.sleep(3)
+    assert _manifest(tree)["version"] == before
+    # …and once it is gone, so is the copy: the build is the tree's again.
+    broken.unlink()
+    added.unlink()
+    (engagements / "2026").rmdir()
+    _until(_published(tree, "data/engagements/2026/copy.ttl", None), "removed")
+    assert _manifest(tree)["files"]["data"] == 4  # type: ignore[index]
+
+    watcher.send_signal(signal.SIGINT)
+    out, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    assert "Traceback" not in err
+    assert "broken.ttl:2" in err  # the parse error, at its line
+    assert out.count("built ") >= 4
+    assert (tree.build_path / "cache" / "hashes.json").is_file()
