@@ -9,7 +9,9 @@ from outside; peak memory is the largest process's maximum resident set
 (sampled every 50 ms: the working store lives in a child). Per-step seconds
 come from the build's ``build.json``. After the full builds, one engagement
 file is edited (its label) and the build is run again: the incremental rebuild
-time; then once more unchanged: the no-op.
+time; then once more unchanged: the no-op. Last, ``engagements watch`` runs on the
+tree and the same edit is made again: the seconds from the edit until ``current``
+points at the new build (what a user adding engagements with a watcher waits).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -65,6 +68,45 @@ def timed_build(tree: Path, build_dir: Path) -> dict[str, Any]:
         "step_peak_tree_mb": sampler.peak_mb_by_step(manifest.get("timeline", {})),
         "graphs": manifest.get("graphs", {}),
     }
+
+
+def timed_watch(tree: Path, build_dir: Path, rounds: list[int]) -> list[float]:
+    """`engagements watch` on the tree: for each round, one engagement file edited and
+    the seconds until `current` points at a new build (polled every 5 ms)."""
+    env = {
+        **os.environ,
+        "ENGAGEMENTS_REPO_ROOT": str(tree),
+        "ENGAGEMENTS_BUILD_DIR": str(build_dir),
+    }
+    process = subprocess.Popen(
+        [ENGAGEMENTS, "watch"],
+        cwd=tree,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    current = build_dir / "current"
+    seconds = []
+    try:
+        assert process.stdout is not None
+        process.stdout.readline()  # the first build (or "nothing changed"): watching now
+        time.sleep(1)  # the watcher's inotify watches in place
+        for round_number in rounds:
+            before = os.readlink(current)
+            touch_one_engagement(tree, round_number)
+            started = time.perf_counter()
+            while os.readlink(current) == before:
+                if time.perf_counter() - started > 120:
+                    raise RuntimeError("no new build within 120 s")
+                time.sleep(0.005)
+            seconds.append(time.perf_counter() - started)
+            process.stdout.readline()  # its report: the build is done
+            time.sleep(1)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+    return seconds
 
 
 class TreeMemory(threading.Thread):
@@ -164,6 +206,8 @@ def run(sizes: list[int], runs: int) -> dict[str, Any]:
             touch_one_engagement(work, attempt)
             changed.append(timed_build(work, build_dir))
             unchanged.append(timed_build(work, build_dir))
+        # The same edit, told to a watching process (`engagements watch`).
+        watched = timed_watch(work, build_dir, [runs + n for n in range(runs)])
         steps = sorted({k for r in full for k in r["steps"]})
         rows.append(
             {
@@ -187,6 +231,8 @@ def run(sizes: list[int], runs: int) -> dict[str, Any]:
                 },
                 "one_file_changed_reasoning": sorted({str(r["reasoning"]) for r in changed}),
                 "nothing_changed_seconds": median([r["seconds"] for r in unchanged]),
+                "one_file_changed_watching_seconds": median(watched),
+                "one_file_changed_watching_runs": watched,
                 "runs": runs,
             }
         )
