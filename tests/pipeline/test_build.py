@@ -658,6 +658,19 @@ def test_a_rebuild_judges_the_parse_cache_by_its_dead_counts(tree: Settings) -> 
     assert counted() == {pack.name: 0}
 
 
+def test_a_process_that_builds_again_keeps_the_findings_it_wrote(tree: Settings) -> None:
+    """`engagements watch` rebuilds in one process: the last findings come from memory
+    while findings.json is the file it wrote, and from the file once that changed."""
+    result = pipeline.build(tree)
+    assert result.root is not None and result.findings
+    assert pipeline._read_findings(result.root, False) is result.findings
+    findings = result.root / "findings.json"
+    later = findings.stat().st_mtime_ns + 1_000_000_000
+    os.utime(findings, ns=(later, later))
+    again = pipeline._read_findings(result.root, False)
+    assert again is not result.findings and again == result.findings
+
+
 def test_a_build_compacts_a_mostly_dead_cache(tree: Settings) -> None:
     pipeline.build(tree)
     parse_dir = tree.build_path / "cache" / "parse"

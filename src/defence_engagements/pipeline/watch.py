@@ -32,7 +32,7 @@ from defence_engagements.store import cache_root
 
 # How long the watcher waits for more changes after one before a build starts: an
 # editor's save, a `git checkout`, a script adding files come as one batch.
-DEBOUNCE_MS = 100
+DEBOUNCE_MS = 50
 
 
 class SourceListing:
