@@ -16,6 +16,7 @@ from defence_engagements.dump_files import dumps_in
 from defence_engagements.namespaces import NAMED_GRAPHS
 from defence_engagements.pipeline.parse import parse_turtle, read_source
 from defence_engagements.pipeline.reach import Reach
+from defence_engagements.pipeline.shacl import CompiledShapes
 from defence_engagements.pipeline.validate import Finding, Validator
 from defence_engagements.settings import Settings, load_settings
 from defence_engagements.store import open_published_build, read_manifest
@@ -193,15 +194,20 @@ def test_a_claim_in_another_file_is_judged_when_its_subject_changes(tmp_path: Pa
     assert failure.value.findings == _scratch_verdict(real, tmp_path / "scratch")
 
 
-def test_the_reach_of_the_shapes_follows_their_paths_and_joins() -> None:
-    """What the reach asks of a store: the changed triples' subjects, the nodes that
-    have a retyped node as a value, and the claims joined through what they are about."""
+def _project_shapes() -> CompiledShapes:
     shapes = []
     for path in sorted((REPO_ROOT / "shapes").glob("*.ttl")):
         source, content = read_source(path, path.name, "shapes")
         shapes += parse_turtle(source, content).triples
     compiled = Validator(shapes, []).compiled
     assert compiled is not None
+    return compiled
+
+
+def test_the_reach_of_the_shapes_follows_their_paths_and_joins() -> None:
+    """What the reach asks of a store: the changed triples' subjects, the nodes that
+    have a retyped node as a value, and the claims joined through what they are about."""
+    compiled = _project_shapes()
     reach = Reach(compiled)
 
     def iri(text: str) -> ox.NamedNode:
@@ -235,12 +241,7 @@ def test_the_constraints_analysis_is_kept_and_read_back_the_same(
     query's text and read back equal, with no parse; an unreadable entry is made again."""
     from defence_engagements.pipeline import reach as reach_module
 
-    shapes = []
-    for path in sorted((REPO_ROOT / "shapes").glob("*.ttl")):
-        source, content = read_source(path, path.name, "shapes")
-        shapes += parse_turtle(source, content).triples
-    compiled = Validator(shapes, []).compiled
-    assert compiled is not None
+    compiled = _project_shapes()
     fresh = Reach(compiled)
     assert fresh.constraints  # the shapes have SPARQL constraints
     kept = Reach(compiled, tmp_path / "reach")
