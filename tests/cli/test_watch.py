@@ -109,3 +109,36 @@ def test_watch_rebuilds_as_files_change_and_stops_on_ctrl_c(
     assert "broken.ttl:2" in err  # the parse error, at its line
     assert out.count("built ") >= 4
     assert (tree.build_path / "cache" / "hashes.json").is_file()
+
+
+def test_the_listing_kept_by_events_is_the_listing_made_anew(tree: Settings) -> None:
+    """Files edited, added and removed, told one path each (or a directory): the
+    listing the watcher keeps is what listing every file gives; a file that cannot be
+    read is an error the watch reports, not the end of it."""
+    from defence_engagements import pipeline
+    from defence_engagements.errors import EngagementsError
+    from defence_engagements.pipeline.watch import SourceListing
+
+    listing = SourceListing(tree)
+    engagements = tree.data_path / "engagements"
+    template = (engagements / "first-meeting.ttl").read_bytes()
+    touched = []
+    for n in range(30):  # new files, in sorted and unsorted places
+        path = engagements / f"{'a' if n % 2 else 'z'}-{n:02d}.ttl"
+        path.write_bytes(template + f"# {n}\n".encode())
+        touched.append(path)
+    (engagements / "second-meeting.ttl").write_bytes(template + b"# edited\n")
+    touched.append(engagements / "second-meeting.ttl")
+    (engagements / "a-03.ttl").unlink()
+    listing.take(str(p) for p in touched)
+    assert listing.files == pipeline.source_files(tree)
+
+    (engagements / "sub").mkdir()
+    (engagements / "sub" / "x.ttl").write_bytes(template)
+    listing.take([str(engagements / "sub")])  # a directory: everything listed again
+    assert listing.files == pipeline.source_files(tree)
+
+    dangling = engagements / "gone.ttl"
+    dangling.symlink_to(engagements / "nowhere.ttl")
+    with pytest.raises(EngagementsError):
+        listing.take([str(dangling)])

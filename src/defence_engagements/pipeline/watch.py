@@ -65,8 +65,9 @@ class SourceListing:
             elif os.path.isdir(path) or self._holds_listed(path):
                 self.files = source_files(self.settings, self.hashes)
                 return
+        keys = {role: [_order(s.location) for s in listed] for role, listed in self.files.items()}
         for role, path in changed:
-            self._update(role, path)
+            self._update(role, path, keys[role])
 
     def save(self) -> None:
         self.hashes.save({s.location for role in self.files.values() for s in role})
@@ -83,10 +84,12 @@ class SourceListing:
         inside = path.rstrip("/") + "/"
         return any(s.location.startswith(inside) for role in self.files.values() for s in role)
 
-    def _update(self, role: str, path: str) -> None:
+    def _update(self, role: str, path: str, keys: list[str]) -> None:
+        """One file of ``role`` hashed again, added or gone; ``keys``: the role's
+        listing's sort keys, kept in step."""
         listed = self.files[role]
-        keys = [_order(s.location) for s in listed]
-        at = bisect.bisect_left(keys, _order(path))
+        key = _order(path)
+        at = bisect.bisect_left(keys, key)
         present = at < len(listed) and listed[at].location == path
         if os.path.isfile(path) or os.path.islink(path):
             name = display_name(Path(path), self.settings.repo_root)
@@ -95,8 +98,10 @@ class SourceListing:
                 listed[at] = source
             else:
                 listed.insert(at, source)
+                keys.insert(at, key)
         elif present:
             del listed[at]
+            del keys[at]
 
 
 def _order(path: str) -> str:
@@ -133,7 +138,11 @@ def watch_sources(
             stop_event=stop,
             raise_interrupt=False,
         ):
-            listing.take(path for _, path in batch)
+            try:
+                listing.take(path for _, path in batch)
+            except EngagementsError as error:  # a file that cannot be read (yet)
+                yield error
+                continue
             yield attempt()
             listing.save()  # after the build: not on the way to it
     finally:
