@@ -65,20 +65,21 @@ def merged_lines(
     suffix replaces the end of every line of a file)."""
     files = [graph.open() for graph in graphs]
     try:
-        streams: list[Iterable[bytes]] = list(files)
-        if suffixes is not None:
-            streams = [
-                _with_suffix(stream, suffix)
-                for stream, suffix in zip(streams, suffixes, strict=True)
-            ]
-        yield from merged(streams)
+        yield from merged(files, suffixes)
     finally:
         for handle in files:
             handle.close()
 
 
-def merged(streams: Iterable[Iterable[bytes]]) -> Iterator[bytes]:
-    """The lines of several sorted streams, sorted, each once."""
+def merged(
+    streams: Iterable[Iterable[bytes]], suffixes: Iterable[bytes] | None = None
+) -> Iterator[bytes]:
+    """The lines of several sorted streams, sorted, each once; with ``suffixes``, as
+    :func:`merged_lines` makes them."""
+    if suffixes is not None:
+        streams = [
+            _with_suffix(stream, suffix) for stream, suffix in zip(streams, suffixes, strict=True)
+        ]
     return distinct(heapq.merge(*streams))
 
 
@@ -262,14 +263,13 @@ def _write_dump(
     build's file, what it was, the changed subjects) as that file's parts patched."""
     fmt = DUMPS[name][1]
     target = directory / name
-    suffixes = [f"<{graph}> .\n".encode() for graph in graphs]
     if fmt == ox.RdfFormat.RDF_XML:  # the ontology alone: small, written whole
         counted = _Counted(merged_lines(paths))
         parsed = ox.parse(io.BufferedReader(_Stream(iter(counted))), **OWN_NTRIPLES)
         body = ox.serialize((q.triple for q in parsed), format=fmt, prefixes=PREFIXES) or b""
         return Written(counted.count, write_whole(target, body).sha256, None)
     codec = dump_parts.Codec(fmt, gzipped=name.endswith(".gz"), every=part_subjects)
-    quads = suffixes if fmt == ox.RdfFormat.N_QUADS else None
+    quads = [f"<{g}> .\n".encode() for g in graphs] if fmt == ox.RdfFormat.N_QUADS else None
     if patching is not None:
         last, before, subjects = patching
         assert before.index is not None
@@ -280,10 +280,7 @@ def _write_dump(
             codec,
             subjects,
             lambda first, stop: merged(
-                _with_suffix(lines, suffix) if quads else lines
-                for lines, suffix in zip(
-                    (graph.lines_in_range(first, stop) for graph in paths), suffixes, strict=True
-                )
+                [graph.lines_in_range(first, stop) for graph in paths], quads
             ),
         )
         if patched is not None:

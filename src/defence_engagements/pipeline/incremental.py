@@ -354,17 +354,16 @@ class ReasoningCache:
             return made
         self.directory.mkdir(parents=True, exist_ok=True)
         target = self.directory / f"{key}.nt"
-        temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        remove(temporary)
-        moved = made.move(temporary)
+        # One rename: a graph file is not one before its index is in (a crash leaves
+        # no entry, or a whole one).
         remove(target)  # the same inputs' entry, kept again
-        moved = moved.move(target)
+        moved = made.move(target)
         _prune(self.directory, keep=2)
         return moved
 
 
 class AssertedCache(ReasoningCache):
-    """The data graph of a set of inputs, as its sorted N-Triples file, and beside it
+    """The data graph of a set of inputs, as its graph file, and beside it
     (``<key>.dups``) the lines more than one statement gave, once per extra statement:
     with them a rebuild knows whether another file still states a triple without
     reading every file (see :mod:`.rebuild`)."""
