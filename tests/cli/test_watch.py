@@ -142,3 +142,63 @@ def test_the_listing_kept_by_events_is_the_listing_made_anew(tree: Settings) -> 
     dangling.symlink_to(engagements / "nowhere.ttl")
     with pytest.raises(EngagementsError):
         listing.take([str(dangling)])
+
+
+def test_an_edit_made_while_the_first_build_runs_is_built_next(tree: Settings) -> None:
+    """The watch is in place before the files are listed: an edit made during the
+    first build (here, as its validation starts) comes as the next batch."""
+    import threading
+
+    from defence_engagements.pipeline.watch import watch_sources
+
+    second = tree.data_path / "engagements" / "second-meeting.ttl"
+    edited = second.read_bytes().replace(b'"Second meeting"@en', b'"Second meeting, mid-build"@en')
+    assert edited != second.read_bytes()
+
+    class EditDuringFirstBuild:
+        edits = 0
+
+        def start(self, step: str, total: int | None) -> None:
+            if step == "validate" and not self.edits:
+                self.edits += 1
+                second.write_bytes(edited)
+
+        def advance(self, amount: int = 1) -> None:
+            pass
+
+        def finish(self, step: str, seconds: float) -> None:
+            pass
+
+    stop = threading.Event()
+    results = watch_sources(tree, progress=EditDuringFirstBuild(), stop=stop)
+    first = next(results)
+    assert not isinstance(first, Exception), first
+    assert not _published(tree, "data/engagements/second-meeting.ttl", edited)()
+    timer = threading.Timer(60, stop.set)  # a missed edit ends the watch: no hang
+    timer.start()
+    try:
+        second_result = next(results, None)
+    finally:
+        timer.cancel()
+        stop.set()
+        results.close()
+    assert second_result is not None, "the edit made during the first build was missed"
+    assert not isinstance(second_result, Exception), second_result
+    assert _published(tree, "data/engagements/second-meeting.ttl", edited)()
+
+
+def test_a_source_directory_that_is_missing_is_a_clear_error(tree: Settings) -> None:
+    import shutil
+
+    shutil.rmtree(tree.shapes_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "defence_engagements", "watch"],
+        cwd=tree.repo_root,
+        env={**os.environ, **tree_env(tree)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert f"cannot watch {tree.shapes_path}: no such directory" in done.stderr

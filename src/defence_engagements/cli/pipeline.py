@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -263,15 +264,18 @@ def watch(
 
     settings = _settings()
     progress = RichProgress(state.quiet)
-    for outcome in watch_sources(settings, strict=strict, progress=progress):
-        progress._stop()
-        if isinstance(outcome, pipeline.ValidationFailedError):
-            print_findings(outcome.fatal, err_console)
-        if isinstance(outcome, EngagementsError):
-            report_error(outcome)
-            continue
-        _report_build(outcome, settings)
-        sys.stdout.flush()
+    # Ctrl-C is how a watch ends, whenever it comes: while the watch waits (watchfiles
+    # ends it) or during a build (interrupted, it leaves the published build as it was).
+    with contextlib.suppress(KeyboardInterrupt):
+        for outcome in watch_sources(settings, strict=strict, progress=progress):
+            progress._stop()
+            if isinstance(outcome, pipeline.ValidationFailedError):
+                print_findings(outcome.fatal, err_console)
+            if isinstance(outcome, EngagementsError):
+                report_error(outcome)
+                continue
+            _report_build(outcome, settings)
+            sys.stdout.flush()
 
 
 @app.command()

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import watchfiles
 
-from defence_engagements.errors import EngagementsError
+from defence_engagements.errors import ConfigurationError, EngagementsError
 from defence_engagements.pipeline import BuildResult, Progress, build, source_files
 from defence_engagements.pipeline.incremental import HashCache
 from defence_engagements.pipeline.parse import display_name
@@ -33,6 +33,9 @@ from defence_engagements.store import cache_root
 # How long the watcher waits for more changes after one before a build starts: an
 # editor's save, a `git checkout`, a script adding files come as one batch.
 DEBOUNCE_MS = 50
+# How often an idle watch wakes (and how long starting it may wait): the watch is in
+# place before the first listing is made, and it hands back no batch until asked.
+IDLE_WAKE_MS = 100
 
 
 class SourceListing:
@@ -42,15 +45,7 @@ class SourceListing:
         self.settings = settings
         self.hashes = HashCache(cache_root(settings.build_path))
         self.files = source_files(settings, self.hashes)
-        self.roles = (
-            ("ontology", os.fspath(settings.ontology_path), False),
-            ("data", os.fspath(settings.data_path), True),
-            ("shapes", os.fspath(settings.shapes_path), False),
-        )
-
-    @property
-    def directories(self) -> list[str]:
-        return [directory for _, directory, _ in self.roles]
+        self.roles = _roles(settings)
 
     def take(self, paths: Iterable[str]) -> None:
         """The files at ``paths`` changed, came or went: hash those again (or, for
@@ -104,6 +99,15 @@ class SourceListing:
             del keys[at]
 
 
+def _roles(settings: Settings) -> tuple[tuple[str, str, bool], ...]:
+    """Each role's directory, and whether files in its subdirectories are sources."""
+    return (
+        ("ontology", os.fspath(settings.ontology_path), False),
+        ("data", os.fspath(settings.data_path), True),
+        ("shapes", os.fspath(settings.shapes_path), False),
+    )
+
+
 def _order(path: str) -> str:
     # As :func:`.parse.list_sources` sorts: each separator the lowest character.
     return path.replace("/", "\0")
@@ -119,6 +123,22 @@ def watch_sources(
     """Build now, then after each batch of changes, until ``stop`` is set or Ctrl-C;
     yields each build's result, or the :class:`EngagementsError` it raised (a build
     that fails leaves the published one as it was, and the watch goes on)."""
+    directories = [directory for _, directory, _ in _roles(settings)]
+    missing = [directory for directory in directories if not os.path.isdir(directory)]
+    if missing:
+        raise ConfigurationError(f"cannot watch {', '.join(missing)}: no such directory")
+    batches = watchfiles.watch(
+        *directories,
+        debounce=DEBOUNCE_MS,
+        step=10,
+        stop_event=stop,
+        raise_interrupt=False,
+        rust_timeout=IDLE_WAKE_MS,
+        yield_on_timeout=True,
+    )
+    # The watch is set up by the generator's first step: taken before the listing is
+    # made, so a change made while the files are listed or built comes as a batch.
+    next(batches, None)
     listing = SourceListing(settings)
 
     def attempt() -> BuildResult | EngagementsError:
@@ -131,13 +151,9 @@ def watch_sources(
     try:
         yield attempt()
         listing.save()
-        for batch in watchfiles.watch(
-            *listing.directories,
-            debounce=DEBOUNCE_MS,
-            step=10,
-            stop_event=stop,
-            raise_interrupt=False,
-        ):
+        for batch in batches:
+            if not batch:  # the idle wake
+                continue
             try:
                 listing.take(path for _, path in batch)
             except EngagementsError as error:  # a file that cannot be read (yet)
@@ -146,4 +162,5 @@ def watch_sources(
             yield attempt()
             listing.save()  # after the build: not on the way to it
     finally:
+        batches.close()
         listing.save()
