@@ -14,7 +14,7 @@ import pytest
 
 from defence_engagements.dump_files import DumpFile
 from defence_engagements.namespaces import PREFIXES
-from defence_engagements.pipeline import dump_parts
+from defence_engagements.pipeline import dump_parts, sha256_state
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 EX = "https://w3id.org/defence-engagements/id/engagement/"
@@ -138,3 +138,79 @@ def test_a_dump_reads_as_one_file_from_any_position(tmp_path: Path) -> None:
     # Without its index a directory is no dump (a build that stopped half way).
     (dump.directory / "pieces.json").unlink()
     assert DumpFile.at(dump.directory) is None
+
+
+def _pieces_dump(directory: Path, bodies: list[bytes]) -> DumpFile:
+    out = dump_parts.Pieces(directory)
+    for body in bodies:
+        out.write(body)
+    return out.close()
+
+
+@pytest.mark.skipif(not sha256_state.resumable(), reason="OpenSSL's SHA-256 state not reachable")
+def test_a_patched_dump_hashes_from_its_first_new_piece(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    bodies = [rng.randbytes(rng.randint(1000, 5000)) for _ in range(40)]
+    last = _pieces_dump(tmp_path / "last", bodies)
+    assert (last.directory / dump_parts.STATES).is_file()
+
+    # The same first pieces (written again or linked), one changed, the rest linked.
+    changed = [*bodies[:25], b"a new piece", *bodies[26:]]
+    out = dump_parts.Pieces(tmp_path / "new", last)
+    for body in changed[:10]:
+        out.write(body)  # bytes the last dump has in place: its piece, linked
+    for name in last.names[10:25]:
+        out.link(last.directory, name)
+    out.write(changed[25])
+    for name in last.names[26:]:
+        out.link(last.directory, name)
+    patched = out.close()
+    whole = b"".join(changed)
+    assert patched.read_bytes() == whole
+    assert patched.sha256 == hashlib.sha256(whole).hexdigest()
+    assert out.hashed == len(b"".join(changed[25:]))  # nothing before the new piece
+    assert all((patched.directory / n).samefile(last.directory / n) for n in last.names[:25])
+
+    # Its states are right in turn: the next patch starts from them.
+    again = [*changed[:30], b"another", *changed[31:]]
+    next_out = dump_parts.Pieces(tmp_path / "next", patched)
+    for body in again:
+        next_out.write(body)
+    assert next_out.close().sha256 == hashlib.sha256(b"".join(again)).hexdigest()
+    assert next_out.hashed == len(b"".join(again[30:]))
+
+
+@pytest.mark.parametrize("states", ["missing", "truncated", "another file's"])
+def test_without_trustworthy_states_every_byte_is_hashed(tmp_path: Path, states: str) -> None:
+    rng = random.Random(states)
+    bodies = [rng.randbytes(2000) for _ in range(12)]
+    last = _pieces_dump(tmp_path / "last", bodies)
+    kept = last.directory / dump_parts.STATES
+    if states == "missing":
+        kept.unlink(missing_ok=True)
+    elif states == "truncated":
+        kept.write_bytes(kept.read_bytes()[: -sha256_state.STATE_SIZE])
+    else:
+        other = _pieces_dump(tmp_path / "other", [b"x" * 1000] * 12)
+        kept.write_bytes((other.directory / dump_parts.STATES).read_bytes())
+    changed = [*bodies[:8], b"changed", *bodies[9:]]
+    out = dump_parts.Pieces(tmp_path / "new", last)
+    for body in changed:
+        out.write(body)
+    assert out.close().sha256 == hashlib.sha256(b"".join(changed)).hexdigest()
+    assert out.hashed == len(b"".join(changed))
+
+
+@pytest.mark.skipif(not sha256_state.resumable(), reason="OpenSSL's SHA-256 state not reachable")
+def test_a_kept_sha256_state_goes_on_as_hashlib_would() -> None:
+    data = random.Random(3).randbytes(300_000)
+    for cut in (0, 1, 63, 64, 65, 99_999, 300_000):
+        first = sha256_state.Sha256()
+        first.update(data[:cut])
+        second = sha256_state.Sha256(first.state())
+        second.update(bytearray(data[cut:]))  # a read's buffer, as the pieces are read
+        assert second.hexdigest() == hashlib.sha256(data).hexdigest(), cut
+        assert second.length == len(data)
+        assert first.hexdigest() == hashlib.sha256(data[:cut]).hexdigest()  # state kept
+    with pytest.raises(ValueError, match="112 bytes"):
+        sha256_state.Sha256(b"short")

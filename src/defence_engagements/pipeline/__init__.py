@@ -17,6 +17,7 @@ import gc
 import hashlib
 import itertools
 import multiprocessing
+import operator
 import os
 import shutil
 import time
@@ -510,6 +511,10 @@ def _full_build(job: _Job) -> BuildResult:
                 with _opened(inferred) as handle:
                     load.load_ntriples(store, GRAPH_INFERRED, dumps.line_blocks(handle))
                 load.add_graph(store, GRAPH_LINKS, links)
+                # Compacted now, while the child writes the dumps: left as bulk loading
+                # leaves it, the store's first compaction falls inside a rebuild a few
+                # rebuilds on (rewriting 2.3 GB at 100,000 engagements: 14 s).
+                store.optimize()
                 storing += time.perf_counter() - started
 
                 started = time.perf_counter()
@@ -898,8 +903,9 @@ def _findings_file(root: Path) -> tuple[Path, int, int] | None:
 
 def _write_findings(root: Path, findings: list[Finding], strict: bool) -> None:
     # Rows in the fields' order: a build of 100,000 engagements has 50,000 warnings.
-    rows = [list(vars(f).values()) for f in findings]
-    body = {"strict": strict, "fields": list(Finding.__dataclass_fields__), "findings": rows}
+    fields = list(Finding.__dataclass_fields__)
+    rows = list(map(operator.attrgetter(*fields), findings))
+    body = {"strict": strict, "fields": fields, "findings": rows}
     (root / _FINDINGS).write_bytes(orjson.dumps(body))
     _written_findings.clear()
     written = _findings_file(root)

@@ -32,12 +32,14 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 from zlib_ng import gzip_ng
 
 from defence_engagements.dump_files import DumpFile, write_index
 from defence_engagements.namespaces import PREFIXES
+from defence_engagements.pipeline import sha256_state
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 
@@ -121,49 +123,139 @@ def cut(lines: Iterable[bytes], every: int) -> Iterator[tuple[bytes, list[bytes]
         yield first, pending
 
 
+# Beside a dump's pieces: the SHA-256 state after each piece (:mod:`.sha256_state`), so
+# the next build's checksum starts at its first new piece.
+STATES = "sha256-states"
+
+
 class Pieces:
     """A dump being written into its directory, piece by piece (new or linked from the
-    last build's), its SHA-256 taken on the way; the index last."""
+    last build's), its SHA-256 taken on the way; the index last.
 
-    def __init__(self, directory: Path) -> None:
+    With ``last`` (the last build's dump of the same name), the pieces that are the
+    last dump's first ones, in place, are linked and not hashed: the SHA-256 takes up
+    the state the last build kept after them. A patch's first rewritten part is
+    usually one that did not change, so the hashing starts at the part that did (on
+    average half of a big dump; none of one a change leaves alone)."""
+
+    def __init__(self, directory: Path, last: DumpFile | None = None) -> None:
         if directory.exists():
             shutil.rmtree(directory)
         directory.mkdir(parents=True)
         self.directory = directory
         self.names: list[str] = []
         self.sizes: list[int] = []
-        self.digest = hashlib.sha256()
         self._token = uuid.uuid4().hex[:8]  # new pieces' names never meet linked ones'
         # Linked pieces are read into one buffer: no bytes object a piece.
         self._buffer = bytearray(1 << 20)
         self._view = memoryview(self._buffer)
+        self._last = last
+        self._last_states = _read_states(last) if last is not None else None
+        self._shared = last is not None  # every piece so far is the last dump's, in place
+        self._digest: Any = None  # started when the pieces part from the last dump's
+        self.hashed = 0  # bytes this dump's SHA-256 read (the rest: taken up from a state)
+        # The state after each piece, kept where it can be.
+        self._states: list[bytes] | None = [] if sha256_state.resumable() else None
 
     def write(self, data: bytes) -> str:
         """A new piece (none for no bytes); returns its name."""
+        if not data:
+            return f"{self._token}-{len(self.names):06d}"
+        if self._is_next_of_last(len(data), lambda old: old.read_bytes() == data):
+            return self._take_last()
         name = f"{self._token}-{len(self.names):06d}"
-        if data:
-            (self.directory / name).write_bytes(data)
-            self._add(name, data)
+        (self.directory / name).write_bytes(data)
+        self._hashing().update(data)
+        self.hashed += len(data)
+        self._add(name, len(data))
         return name
 
     def link(self, source: Path, name: str) -> None:
         """The piece ``name`` of the dump in ``source``, the same file."""
+        if self._is_next_of_last(None, lambda old: old.name == name and old.parent == source):
+            self._take_last()
+            return
         os.link(source / name, self.directory / name)
-        size = 0
-        with (self.directory / name).open("rb", buffering=0) as piece:  # for the SHA-256
+        self._add(name, self._hash_piece(name))
+
+    def _is_next_of_last(self, size: int | None, same: Callable[[Path], bool]) -> bool:
+        last = self._last
+        at = len(self.names)
+        if not self._shared or last is None or at >= len(last.names):
+            return self._part()
+        if size is not None and last.sizes[at] != size:
+            return self._part()
+        return same(last.directory / last.names[at]) or self._part()
+
+    def _part(self) -> bool:
+        """The pieces part from the last dump's here (if they had not already)."""
+        self._shared = False
+        return False
+
+    def _take_last(self) -> str:
+        assert self._last is not None
+        at = len(self.names)
+        name = self._last.names[at]
+        os.link(self._last.directory / name, self.directory / name)
+        self.names.append(name)
+        self.sizes.append(self._last.sizes[at])
+        if self._states is not None and self._last_states is not None:
+            self._states.append(self._last_states[at])
+        return name
+
+    def _hashing(self) -> Any:
+        """The SHA-256 of the pieces so far, ready for more: taken up from the state
+        the last build kept after the pieces shared with it, or hashed from the start."""
+        if self._digest is not None:
+            return self._digest
+        shared = len(self.names)
+        if shared and self._last_states is not None and self._states is not None:
+            self._digest = sha256_state.Sha256(self._last_states[shared - 1])
+            return self._digest
+        self._digest = sha256_state.Sha256() if self._states is not None else hashlib.sha256()
+        names, self.names, self.sizes = self.names, [], []
+        if self._states is not None:
+            self._states = []
+        for name in names:
+            self._add(name, self._hash_piece(name))
+        return self._digest
+
+    def _hash_piece(self, name: str) -> int:
+        digest, size = self._hashing(), 0
+        with (self.directory / name).open("rb", buffering=0) as piece:
             while count := piece.readinto(self._buffer):
-                self.digest.update(self._view[:count])
+                digest.update(self._view[:count])
                 size += count
+        self.hashed += size
+        return size
+
+    def _add(self, name: str, size: int) -> None:
+        if self._states is not None:
+            self._states.append(self._hashing().state())
         self.names.append(name)
         self.sizes.append(size)
 
-    def _add(self, name: str, data: bytes) -> None:
-        self.names.append(name)
-        self.sizes.append(len(data))
-        self.digest.update(data)
-
     def close(self) -> DumpFile:
-        return write_index(self.directory, self.names, self.sizes, self.digest.hexdigest())
+        digest = self._hashing().hexdigest()
+        if self._states is not None:
+            (self.directory / STATES).write_bytes(b"".join(self._states))
+        return write_index(self.directory, self.names, self.sizes, digest)
+
+
+def _read_states(dump: DumpFile) -> list[bytes] | None:
+    """The SHA-256 states the last build kept, after each of its pieces; None when
+    there are none to trust (another implementation's, or counts that disagree)."""
+    try:
+        body = (dump.directory / STATES).read_bytes()
+    except OSError:
+        return None
+    size = sha256_state.STATE_SIZE
+    if not sha256_state.resumable() or len(body) != size * len(dump.names):
+        return None
+    states = [body[at : at + size] for at in range(0, len(body), size)]
+    if states and sha256_state.Sha256(states[-1]).length != dump.size:
+        return None
+    return states
 
 
 def write(target: Path, codec: Codec, lines: Iterable[bytes]) -> tuple[Index, DumpFile]:
@@ -215,7 +307,7 @@ def patch(
     firsts = [f.encode() for f in old_index.firsts]
     regions = rewritten(firsts, changed, lines_between, codec.every)
     index = Index(every=codec.every)
-    out = Pieces(target)
+    out = Pieces(target, DumpFile.at(old))
     out.write(codec.opening(1))
     copied = 0  # the next old part to link
     for start, stop, made in regions:

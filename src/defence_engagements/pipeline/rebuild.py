@@ -87,9 +87,7 @@ def plan(
             if inputs_before.get(source.name) != source.sha256:
                 return None
     now = {s.name: s.sha256 for role in files.values() for s in role}
-    changed = {
-        name for name in set(inputs_before) | set(now) if inputs_before.get(name) != now.get(name)
-    }
+    changed = {name for name, _ in inputs_before.items() ^ now.items()}
     if not all(name.startswith(data_directory) for name in changed):
         return None  # an ontology or shapes file was removed
     limit = min(MAX_CHANGED_FILES, max(10, int(MAX_CHANGED_SHARE * len(files["data"]))))
