@@ -395,7 +395,7 @@ def _build(
             parsed_in = round(time.perf_counter() - started, 3)
             progress.finish("parse", parsed_in)
             job = _Job(
-                settings, files, inputs, strict, progress, clock, parsed[-1], parsed_in, cache
+                settings, files, inputs, strict, progress, clock, parsed[-1], parsed_in, cache, keys
             )
             rebuilt = _rebuild(job, revision)
             if rebuilt is not None:
@@ -405,7 +405,7 @@ def _build(
     parsed_in = round(time.perf_counter() - started, 3)
     progress.finish("parse", parsed_in)
     return _full_build(
-        _Job(settings, files, inputs, strict, progress, clock, sources, parsed_in, cache)
+        _Job(settings, files, inputs, strict, progress, clock, sources, parsed_in, cache, keys)
     )
 
 
@@ -422,6 +422,7 @@ class _Job:
     sources: Sources  # parsed; in a rebuild, of the data files only those that changed
     parsed_in: float  # seconds the parse took
     cache: ParseCache  # its index read once a build
+    keys: _Keys
 
     def every_data_file(self) -> list[ParsedFile]:
         """Every data file parsed (from the parse cache): what a rebuild rarely needs."""
@@ -450,7 +451,7 @@ class _Keys:
 def _full_build(job: _Job) -> BuildResult:
     timings: dict[str, float] = {"parse": job.parsed_in}
     asserted = [*job.sources.ontology, *job.sources.data]
-    keys = _Keys.of(job.settings, job.files)
+    keys = job.keys
     # Two processes, both busy: a child validates and reasons in the working store, then
     # writes what needs the inferred graph, while this process writes the store and what
     # needs only the asserted graphs. When the working store is let go, all its memory
@@ -555,7 +556,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
     can reach validated again (:mod:`.reach`), the data graph's file patched. None,
     leaving nothing behind, when the change needs a whole build."""
     timings: dict[str, float] = {"parse": job.parsed_in}
-    keys = _Keys.of(job.settings, job.files)
+    keys = job.keys
     root, work, dumps_dir, described_as = _new_build(job.settings, job.inputs, job.clock)
     opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
     last_root = revision.last.store.parent

@@ -44,8 +44,15 @@ class SourceListing:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.hashes = HashCache(cache_root(settings.build_path))
-        self.files = source_files(settings, self.hashes)
         self.roles = _roles(settings)
+        self._list()
+
+    def _list(self) -> None:
+        self.files = source_files(self.settings, self.hashes)
+        # Each role's sort keys, kept in step with its listing.
+        self._keys = {
+            role: [_order(s.location) for s in listed] for role, listed in self.files.items()
+        }
 
     def take(self, paths: Iterable[str]) -> None:
         """The files at ``paths`` changed, came or went: hash those again (or, for
@@ -58,11 +65,10 @@ class SourceListing:
             if path.endswith(".ttl") and not os.path.isdir(path):
                 changed.append((role, path))
             elif os.path.isdir(path) or self._holds_listed(path):
-                self.files = source_files(self.settings, self.hashes)
+                self._list()
                 return
-        keys = {role: [_order(s.location) for s in listed] for role, listed in self.files.items()}
         for role, path in changed:
-            self._update(role, path, keys[role])
+            self._update(role, path, self._keys[role])
 
     def save(self) -> None:
         self.hashes.save({s.location for role in self.files.values() for s in role})
