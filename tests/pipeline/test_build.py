@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import replace
@@ -778,3 +779,48 @@ def test_a_last_build_without_what_a_rebuild_starts_from_still_builds_right(
         assert _dump(tree.current_build / "dumps" / name) == _dump(
             scratch.current_build / "dumps" / name
         ), name
+
+
+def test_a_rebuild_in_dump_workers_equals_from_scratch_and_a_failed_one_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Big graphs: the rebuild's dumps are patched by the process's kept workers, those
+    of the data graph alone started as soon as the change is known. The files are a
+    build from scratch's; a rebuild that then fails validation leaves no trace (the
+    workers are waited for before its directory goes)."""
+    monkeypatch.setattr(dumps, "PARALLEL_DUMPS_BYTES", -1)
+
+    def change(tree: Settings) -> None:
+        visit = tree.data_path / "engagements" / "2024-02-cavoli-visit-to-japan.ttl"
+        text = visit.read_text(encoding="utf-8")
+        visit.write_text(text.replace('"@en', ' (edited)"@en', 1), encoding="utf-8")
+
+    real = make_tree(tmp_path / "real", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+    pipeline.build(real)
+    change(real)
+    assert pipeline.build(real).manifest["reasoning"] == "revision"
+    assert dumps._kept_workers  # the patches ran in the workers
+    dumps_dir = real.current_build / "dumps"
+    linked = DumpFile.of(dumps_dir / "engagements.jsonld").names
+    assert sum((dumps_dir / "engagements.jsonld" / n).stat().st_nlink > 1 for n in linked) > 3
+    scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+    change(scratch)
+    pipeline.build(scratch)
+    for name in sorted(p.name for p in dumps_dir.iterdir()):
+        if name not in ("void.ttl", "engagements.nq.gz", "SHA256SUMS"):  # dated
+            assert _dump(dumps_dir / name) == _dump(scratch.current_build / "dumps" / name), name
+    sums = _dump(dumps_dir / "SHA256SUMS").decode().splitlines()
+    for line in sums:
+        digest, name = line.split("  ")
+        assert hashlib.sha256(_dump(dumps_dir / name)).hexdigest() == digest, name
+    assert _content(real) == _content(scratch)
+
+    before = _snapshot(real.build_path / "builds")
+    visit = real.data_path / "engagements" / "2024-02-cavoli-visit-to-japan.ttl"
+    text = visit.read_text(encoding="utf-8")
+    broken = re.sub(r"rdfs:label [^;]*;", "", text, count=1)
+    assert broken != text
+    visit.write_text(broken, encoding="utf-8")
+    with pytest.raises(pipeline.ValidationFailedError):
+        pipeline.build(real)
+    assert _snapshot(real.build_path / "builds") == before

@@ -560,7 +560,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
     root, work, dumps_dir, described_as = _new_build(job.settings, job.inputs, job.clock)
     opened: list[ox.Store] = []  # RocksDB closes when the last reference goes
     last_root = revision.last.store.parent
-    workers: ProcessPoolExecutor | None = None
+    early: dumps.DumpWriter | None = None
     try:
         job.progress.start("validate", None)
         started = time.perf_counter()
@@ -573,6 +573,22 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         store = open_writable_store(target)
         opened.append(store)
         change = rebuild.change_in(store, revision)
+        # The dumps of the data graph alone need nothing the steps below make: patched
+        # by the workers meanwhile (more than half the dumps' work at 100,000).
+        big = revision.last.data.size + revision.last.inferred.size
+        workers = dumps.kept_workers() if big > dumps.PARALLEL_DUMPS_BYTES else None
+        data_file = rebuild.patch_data_file(revision, change, work / "data.nt")
+        last_written = _read_parts(last_root)
+        early = dumps.DumpWriter(
+            {}, dumps_dir, part_subjects=job.settings.dump_part_subjects, workers=workers
+        )
+        early.patch(
+            {GRAPH_DATA: data_file},
+            dumps.dumps_of([GRAPH_DATA]),
+            last_root / DUMPS_DIRNAME,
+            last_written,
+            {GRAPH_DATA: {_subject_key(t) for t in change.removed | change.added}},
+        )
         validator = Validator(
             Sources.triples(job.sources.shapes),
             Sources.triples(job.sources.ontology),
@@ -607,10 +623,6 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
 
         job.progress.start("store", None)
         started = time.perf_counter()
-        # Started now, they are ready by the time the dumps are written (not sooner:
-        # starting takes both cores a third of a second, which validation would lose).
-        big = revision.last.data.size + revision.last.inferred.size
-        workers = dumps.start_workers() if big > dumps.PARALLEL_DUMPS_BYTES else None
         links = load.wikidata_links_in(store, asserted_graphs)
         last_links = _graph_of(store, GRAPH_LINKS)
         store.clear_graph(ox.NamedNode(GRAPH_LINKS))
@@ -622,7 +634,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         }
         last = _LastDumps(
             last_root / DUMPS_DIRNAME,
-            _read_parts(last_root),
+            last_written,
             {
                 iri: {_subject_key(t) for t in moved.left | moved.joined}
                 for iri, moved in changes.items()
@@ -636,7 +648,7 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
             GRAPH_ONTOLOGY: write_graph_file(
                 (f.ntriples for f in job.sources.ontology), work / "ontology.nt"
             ),
-            GRAPH_DATA: rebuild.patch_data_file(revision, change, work / "data.nt"),
+            GRAPH_DATA: data_file,
         }
         made = _write_published_files(
             graph_files,
@@ -648,22 +660,20 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
             job.settings.dump_part_subjects,
             last,
             counted,
-            workers,
+            early,
         )
         store.clear_graph(ox.NamedNode(GRAPH_METADATA))
         load.add_graph(store, GRAPH_METADATA, made.description)
         del store
         opened.clear()  # closes RocksDB before the build is published
-        if workers is not None:
-            workers.shutdown()
         timings["store"] = round(time.perf_counter() - started, 3)
         job.progress.finish("store", timings["store"])
     except BaseException as failure:
         opened.clear()
         gc.collect()
+        if early is not None:
+            early.abandon()  # before root goes: they write into it
         shutil.rmtree(root, ignore_errors=True)
-        if workers is not None:
-            workers.shutdown(cancel_futures=True)
         if isinstance(failure, revise.Unsupported | shacl.Unsupported | StoreUnavailableError):
             # The change needs a whole build, or the last build's store cannot be copied:
             # the steps start again.
@@ -1111,13 +1121,14 @@ def _write_published_files(
     part_subjects: int,
     last: _LastDumps | None = None,
     counted: _Counted | None = None,
-    workers: ProcessPoolExecutor | None = None,
+    writer: dumps.DumpWriter | None = None,
 ) -> _Files:
     """With the asserted graphs' sorted files (and, in a full build, their dumps)
     written: the other graphs as sorted N-Triples files in ``work``, the VoID
     description (its figures counted in all of them, or given: a rebuild moves the last
     ones), the remaining dumps (after a revision, every dump: the ``last`` ones
-    patched) and the subjects' triple maxima (pipeline/statistics.py)."""
+    patched) and the subjects' triple maxima (pipeline/statistics.py). ``writer``: the
+    rebuild's, with the dumps of the data graph started."""
     started = time.perf_counter()
     files = {
         **asserted_files,
@@ -1129,6 +1140,8 @@ def _write_published_files(
         ),
     }
     written = dumps.dumps_of(asserted_files) if last is None else []
+    if writer is not None:
+        written += writer.submitted
     remaining = [name for name in dumps.DUMPS if name not in written]
     described = [name for name in remaining if GRAPH_METADATA in dumps.DUMPS[name][0]]
 
@@ -1138,7 +1151,7 @@ def _write_published_files(
         else:
             writer.patch(files, names, last.directory, last.written, last.changed)
 
-    with dumps.DumpWriter(files, dumps_dir, part_subjects=part_subjects, workers=workers) as writer:
+    with writer or dumps.DumpWriter(files, dumps_dir, part_subjects=part_subjects) as writer:
         # The workers start on what needs no description while this process counts it.
         write([name for name in remaining if name not in described])
         if counted is None:

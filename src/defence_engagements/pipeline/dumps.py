@@ -8,6 +8,7 @@ level 6, to a slightly smaller file (benchmarks/README.md), and any gzip reader 
 
 from __future__ import annotations
 
+import concurrent.futures
 import heapq
 import io
 import itertools
@@ -15,6 +16,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -228,11 +230,38 @@ class DumpWriter:
         done.set_result(function(*args))
         return done
 
+    @property
+    def submitted(self) -> set[str]:
+        return set(self._written)
+
     def results(self) -> dict[str, Written]:
         return {
             name: written if isinstance(written, Written) else written.result()
             for name, written in self._written.items()
         }
+
+    def abandon(self) -> None:
+        """Drop what has not started and wait for what has (it writes into a build
+        about to be removed), whatever it gives."""
+        running = [w for w in self._written.values() if isinstance(w, Future) and not w.cancel()]
+        concurrent.futures.wait(running)
+
+
+_kept_workers: list[ProcessPoolExecutor] = []
+
+
+def kept_workers() -> ProcessPoolExecutor:
+    """This process's dump workers, started on first use and kept: a process that
+    builds again (``engagements watch``) does not start them each time."""
+    if _kept_workers:
+        pool = _kept_workers[0]
+        try:
+            pool.submit(int).result()  # alive (a worker that died breaks the pool)
+            return pool
+        except (BrokenProcessPool, RuntimeError):
+            _kept_workers.clear()
+    _kept_workers.append(start_workers())
+    return _kept_workers[0]
 
 
 def start_workers() -> ProcessPoolExecutor:
