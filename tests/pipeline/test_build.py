@@ -698,6 +698,23 @@ def test_an_entry_whose_pack_was_compacted_away_is_parsed_again(tree: Settings) 
     assert entry.ntriples == expected
 
 
+def _real_tree_cut_small(root: Path) -> Settings:
+    """The real data, its dumps cut every few subjects (so it makes many parts)."""
+    return make_tree(root, source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+
+
+def _edit_a_label(tree: Settings) -> None:
+    visit = tree.data_path / "engagements" / "2024-02-cavoli-visit-to-japan.ttl"
+    text = visit.read_text(encoding="utf-8")
+    visit.write_text(text.replace('"@en', ' (edited)"@en', 1), encoding="utf-8")
+
+
+def _assert_the_same_dumps(built: Path, expected: Path) -> None:
+    for name in sorted(p.name for p in built.iterdir()):
+        if name not in ("void.ttl", "engagements.nq.gz", "SHA256SUMS"):  # dated
+            assert _dump(built / name) == _dump(expected / name), name
+
+
 def test_a_rebuild_patches_the_dumps_parts_and_links_the_unchanged_dumps(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -718,14 +735,9 @@ def test_a_rebuild_patches_the_dumps_parts_and_links_the_unchanged_dumps(
 
     monkeypatch.setattr(dump_parts, "patch", counting)
 
-    def change(tree: Settings) -> None:
-        visit = tree.data_path / "engagements" / "2024-02-cavoli-visit-to-japan.ttl"
-        text = visit.read_text(encoding="utf-8")
-        visit.write_text(text.replace('"@en', ' (edited)"@en', 1), encoding="utf-8")
-
-    real = make_tree(tmp_path / "real", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+    real = _real_tree_cut_small(tmp_path / "real")
     pipeline.build(real)
-    change(real)
+    _edit_a_label(real)
     assert pipeline.build(real).manifest["reasoning"] == "revision"
     assert {
         "engagements.ttl",
@@ -739,12 +751,10 @@ def test_a_rebuild_patches_the_dumps_parts_and_links_the_unchanged_dumps(
         (dumps_dir / "ontology.ttl" / piece).stat().st_nlink > 1
         for piece in DumpFile.of(dumps_dir / "ontology.ttl").names
     )
-    scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
-    change(scratch)
+    scratch = _real_tree_cut_small(tmp_path / "scratch")
+    _edit_a_label(scratch)
     pipeline.build(scratch)
-    for name in sorted(p.name for p in dumps_dir.iterdir()):
-        if name not in ("void.ttl", "engagements.nq.gz", "SHA256SUMS"):  # dated
-            assert _dump(dumps_dir / name) == _dump(scratch.current_build / "dumps" / name), name
+    _assert_the_same_dumps(dumps_dir, scratch.current_build / "dumps")
     with gzip.open(io.BytesIO(_dump(dumps_dir / "engagements.nq.gz"))) as quads:
         assert (
             len(quads.read().splitlines())
@@ -790,25 +800,18 @@ def test_a_rebuild_in_dump_workers_equals_from_scratch_and_a_failed_one_leaves_n
     workers are waited for before its directory goes)."""
     monkeypatch.setattr(dumps, "PARALLEL_DUMPS_BYTES", -1)
 
-    def change(tree: Settings) -> None:
-        visit = tree.data_path / "engagements" / "2024-02-cavoli-visit-to-japan.ttl"
-        text = visit.read_text(encoding="utf-8")
-        visit.write_text(text.replace('"@en', ' (edited)"@en', 1), encoding="utf-8")
-
-    real = make_tree(tmp_path / "real", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
+    real = _real_tree_cut_small(tmp_path / "real")
     pipeline.build(real)
-    change(real)
+    _edit_a_label(real)
     assert pipeline.build(real).manifest["reasoning"] == "revision"
     assert dumps._kept_workers  # the patches ran in the workers
     dumps_dir = real.current_build / "dumps"
     linked = DumpFile.of(dumps_dir / "engagements.jsonld").names
     assert sum((dumps_dir / "engagements.jsonld" / n).stat().st_nlink > 1 for n in linked) > 3
-    scratch = make_tree(tmp_path / "scratch", source=REPO_ROOT).with_overrides(dump_part_subjects=4)
-    change(scratch)
+    scratch = _real_tree_cut_small(tmp_path / "scratch")
+    _edit_a_label(scratch)
     pipeline.build(scratch)
-    for name in sorted(p.name for p in dumps_dir.iterdir()):
-        if name not in ("void.ttl", "engagements.nq.gz", "SHA256SUMS"):  # dated
-            assert _dump(dumps_dir / name) == _dump(scratch.current_build / "dumps" / name), name
+    _assert_the_same_dumps(dumps_dir, scratch.current_build / "dumps")
     sums = _dump(dumps_dir / "SHA256SUMS").decode().splitlines()
     for line in sums:
         digest, name = line.split("  ")
