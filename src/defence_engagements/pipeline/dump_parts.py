@@ -179,18 +179,17 @@ class Pieces:
         self._add(name, self._hash_piece(name))
 
     def _is_next_of_last(self, size: int | None, same: Callable[[Path], bool]) -> bool:
-        last = self._last
-        at = len(self.names)
-        if not self._shared or last is None or at >= len(last.names):
-            return self._part()
-        if size is not None and last.sizes[at] != size:
-            return self._part()
-        return same(last.directory / last.names[at]) or self._part()
-
-    def _part(self) -> bool:
-        """The pieces part from the last dump's here (if they had not already)."""
-        self._shared = False
-        return False
+        """Whether the next piece is the last dump's at this place (``size``: the new
+        piece's, when it is bytes); the first one that is not ends the sharing."""
+        last, at = self._last, len(self.names)
+        self._shared = (
+            self._shared
+            and last is not None
+            and at < len(last.names)
+            and (size is None or last.sizes[at] == size)
+            and same(last.directory / last.names[at])
+        )
+        return self._shared
 
     def _take_last(self) -> str:
         assert self._last is not None
@@ -245,12 +244,14 @@ class Pieces:
 def _read_states(dump: DumpFile) -> list[bytes] | None:
     """The SHA-256 states the last build kept, after each of its pieces; None when
     there are none to trust (another implementation's, or counts that disagree)."""
+    if not sha256_state.resumable():
+        return None
     try:
         body = (dump.directory / STATES).read_bytes()
     except OSError:
         return None
     size = sha256_state.STATE_SIZE
-    if not sha256_state.resumable() or len(body) != size * len(dump.names):
+    if len(body) != size * len(dump.names):
         return None
     states = [body[at : at + size] for at in range(0, len(body), size)]
     if states and sha256_state.Sha256(states[-1]).length != dump.size:
