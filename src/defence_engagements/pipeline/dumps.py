@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple
 
 import pyoxigraph as ox
 
@@ -317,19 +317,6 @@ def _write_dump(
             return Written(index.statements, dump.sha256, index.to_json())
     index, dump = dump_parts.write(target, codec, merged_lines(paths, quads))
     return Written(index.statements, dump.sha256, index.to_json())
-
-
-def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
-    """A file in reads of about ``size`` bytes, each cut after its last whole line."""
-    rest = b""
-    while chunk := handle.read(size):
-        chunk = rest + chunk
-        cut = chunk.rfind(b"\n") + 1
-        rest = chunk[cut:]
-        if cut:
-            yield chunk[:cut]
-    if rest:
-        yield rest
 
 
 class _Counted:

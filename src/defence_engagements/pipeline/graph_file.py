@@ -86,10 +86,14 @@ class GraphFile:
     def lines(self) -> int:
         return sum(part.lines for part in self.parts)
 
+    @property
+    def paths(self) -> list[Path]:
+        """The parts' files, in order: each holds whole lines."""
+        return [self.directory / part.name for part in self.parts]
+
     def open(self) -> BinaryIO:
         """The lines as one binary stream, part after part."""
-        parts = self.parts
-        return read_joined([self.directory / p.name for p in parts], [p.size for p in parts])
+        return read_joined(self.paths, [part.size for part in self.parts])
 
     def read_bytes(self) -> bytes:
         with self.open() as handle:
@@ -266,3 +270,16 @@ class _PartWriter:
         }
         (self.target / INDEX).write_bytes(orjson.dumps(index))
         return GraphFile(self.target, self.parts, self.every)
+
+
+def line_blocks(handle: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+    """A file in reads of about ``size`` bytes, each cut after its last whole line."""
+    rest = b""
+    while chunk := handle.read(size):
+        chunk = rest + chunk
+        cut = chunk.rfind(b"\n") + 1
+        rest = chunk[cut:]
+        if cut:
+            yield chunk[:cut]
+    if rest:
+        yield rest

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import mmap
 from collections.abc import Iterable
+from pathlib import Path
 
 import pyoxigraph as ox
 
+from defence_engagements.dump_files import read_joined
 from defence_engagements.namespaces import DEX, WIKIDATA_ITEM_PATTERN
+from defence_engagements.pipeline.graph_file import line_blocks
 from defence_engagements.pipeline.parse import OWN_NTRIPLES
 
 RDF_TYPE = ox.NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -107,6 +111,32 @@ def load_ntriples(
             ox.Quad(q.subject, q.predicate, q.object, name)
             for q in ox.parse(b"".join(blank), **OWN_NTRIPLES)
         )
+
+
+def load_ntriples_files(store: ox.Store, iri: str, files: list[Path]) -> None:
+    """Add the N-Triples lines of ``files`` (each of whole lines: one file, or the parts
+    of a graph file in order) to the graph ``iri`` of an on-disk store.
+
+    When no line has a blank node, in one bulk-load call: the loader cuts its own
+    batches, and RocksDB is left far fewer overlapping files to compact than calls of
+    :data:`BULK_LOAD_LINES` leave it (the inferred graph at 100,000 engagements, 4.5M
+    lines: ~25% less CPU in all, at ~1.8 GB instead of ~0.8 GB). Else as
+    :func:`load_ntriples` adds them, keeping the blank nodes' labels."""
+    blank = any(_mentions(path, _BLANK) for path in files)
+    with read_joined(files, [path.stat().st_size for path in files]) as handle:
+        if blank:
+            load_ntriples(store, iri, line_blocks(handle))
+            return
+        store.bulk_load(handle, to_graph=ox.NamedNode(iri), **OWN_NTRIPLES)
+    return_freed_memory()
+
+
+def _mentions(path: Path, needle: bytes) -> bool:
+    with path.open("rb") as handle:
+        if not path.stat().st_size:
+            return False
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            return mapped.find(needle) != -1
 
 
 def add_graph(store: ox.Store, iri: str, triples: Iterable[ox.Triple]) -> None:
