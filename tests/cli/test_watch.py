@@ -202,3 +202,37 @@ def test_a_source_directory_that_is_missing_is_a_clear_error(tree: Settings) -> 
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert f"cannot watch {tree.shapes_path}: no such directory" in done.stderr
+
+
+@pytest.mark.parametrize("big", [True, False], ids=["big graphs", "small graphs"])
+def test_after_a_build_the_watch_starts_the_workers_a_rebuild_will_want(
+    tree: Settings, monkeypatch: pytest.MonkeyPatch, big: bool
+) -> None:
+    """The dump workers a rebuild patches big dumps in are started once a build is
+    handed over, not by the next edit's rebuild; for small graphs, none."""
+    import threading
+
+    from defence_engagements.pipeline import dumps
+    from defence_engagements.pipeline.watch import watch_sources
+
+    kept: list[object] = []
+    monkeypatch.setattr(dumps, "_kept_workers", kept)
+    if big:
+        monkeypatch.setattr(dumps, "PARALLEL_DUMPS_BYTES", -1)
+    stop = threading.Event()
+    results = watch_sources(tree, stop=stop)
+    try:
+        first = next(results)
+        assert not isinstance(first, Exception), first
+        assert first.manifest["reasoning"] == "closure"
+        assert not kept  # a full build writes its dumps with workers of its own
+        stop.set()
+        assert next(results, None) is None
+        assert len(kept) == (1 if big else 0)
+        if big:
+            assert dumps.kept_workers() is kept[0]  # alive, and the one a rebuild takes
+    finally:
+        stop.set()
+        results.close()
+        for pool in kept:
+            pool.shutdown()  # type: ignore[attr-defined]

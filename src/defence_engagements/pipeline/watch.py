@@ -24,7 +24,13 @@ from pathlib import Path
 import watchfiles
 
 from defence_engagements.errors import ConfigurationError, EngagementsError
-from defence_engagements.pipeline import BuildResult, Progress, build, source_files
+from defence_engagements.pipeline import (
+    BuildResult,
+    Progress,
+    build,
+    source_files,
+    start_rebuild_workers,
+)
 from defence_engagements.pipeline.incremental import HashCache
 from defence_engagements.pipeline.parse import display_name
 from defence_engagements.settings import Settings
@@ -154,9 +160,16 @@ def watch_sources(
         except EngagementsError as error:
             return error
 
-    try:
-        yield attempt()
+    def after(result: BuildResult | EngagementsError) -> None:
+        # Not on the way to the next build: the listing's hashes, the rebuild's workers.
         listing.save()
+        if isinstance(result, BuildResult):
+            start_rebuild_workers(settings, result)
+
+    try:
+        result = attempt()
+        yield result
+        after(result)
         for batch in batches:
             if not batch:  # the idle wake
                 continue
@@ -165,8 +178,9 @@ def watch_sources(
             except EngagementsError as error:  # a file that cannot be read (yet)
                 yield error
                 continue
-            yield attempt()
-            listing.save()  # after the build: not on the way to it
+            result = attempt()
+            yield result
+            after(result)
     finally:
         batches.close()
         listing.save()
