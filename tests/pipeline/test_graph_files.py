@@ -18,7 +18,7 @@ from defence_engagements.pipeline.dumps import (
     DUMPS,
     DumpWriter,
     start_workers,
-    write_dumps,
+    write_checksums,
 )
 from defence_engagements.pipeline.graph_file import GraphFile, write_graph_file
 from defence_engagements.settings import Settings
@@ -61,8 +61,8 @@ def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) ->
     result = pipeline.build(tree)
     assert result.root is not None
     graph_files = _published_graph_files(tree, tmp_path)
-    inline = write_dumps(graph_files, tmp_path / "inline", parallel=False)
-    in_workers = write_dumps(graph_files, tmp_path / "workers", parallel=True)
+    inline = _write_dumps(graph_files, tmp_path / "inline", parallel=False)
+    in_workers = _write_dumps(graph_files, tmp_path / "workers", parallel=True)
 
     assert inline == in_workers == result.manifest["dumps"]
     # …and in workers started beforehand (a rebuild starts them while it validates).
@@ -85,6 +85,17 @@ def test_dumps_written_in_worker_processes_are_the_same_bytes(tmp_path: Path) ->
         == DumpFile.of(result.root / "dumps" / n).read_bytes()
         for n in same
     )
+
+
+def _write_dumps(
+    graph_files: dict[str, GraphFile], directory: Path, *, parallel: bool
+) -> dict[str, int]:
+    """Every dump and SHA256SUMS, here or in workers; statements per file."""
+    with DumpWriter(graph_files, directory, parallel=parallel) as writer:
+        writer.write(graph_files, DUMPS)
+        written = writer.results()
+    write_checksums(directory, {name: w.digest for name, w in written.items()})
+    return {name: w.count for name, w in written.items()}
 
 
 def test_work_run_beside_the_dumps_gives_what_it_gives_here(tmp_path: Path) -> None:

@@ -117,30 +117,6 @@ class _Stream(io.RawIOBase):
 PARALLEL_DUMPS_BYTES = 64 * 1024 * 1024
 
 
-def write_dumps(
-    graph_files: Mapping[str, GraphFile],
-    directory: Path,
-    *,
-    names: Iterable[str] | None = None,
-    parallel: bool | None = None,
-) -> dict[str, int]:
-    """Write the dumps ``names`` (default: every dump, then SHA256SUMS) into
-    ``directory``; returns statements per file.
-
-    ``graph_files`` holds each graph as sorted, distinct N-Triples lines
-    (:mod:`.graph_file`); the dumps are streamed from them, never held whole.
-    ``parallel`` (default: when the graphs are big) writes them in worker processes;
-    the bytes are the same either way.
-    """
-    chosen = list(DUMPS) if names is None else list(names)
-    with DumpWriter(graph_files, directory, parallel=parallel) as writer:
-        writer.write(graph_files, chosen)
-        written = writer.results()
-    if names is None:
-        write_checksums(directory, {name: w.digest for name, w in written.items()})
-    return {name: w.count for name, w in written.items()}
-
-
 class Written(NamedTuple):
     """One dump file: its statements, SHA-256 and parts (see :mod:`.dump_parts`)."""
 

@@ -37,7 +37,7 @@ import rdflib
 from rdflib.paths import AlternativePath
 
 from defence_engagements.pipeline.reason import from_rdflib
-from defence_engagements.pipeline.shacl import _NESTING, SH, CompiledShapes, Unsupported, _Shape
+from defence_engagements.pipeline.shacl import NESTING, SH, CompiledShapes, Shape, Unsupported
 
 RDF_TYPE = ox.NamedNode(str(rdflib.RDF.type))
 _ANALYSIS = "1"  # bump when what _analysed makes of a query changes
@@ -148,7 +148,7 @@ class Reach:
             self.object_targets.update(_target_objects(shapes.graph, root.node))
             self._at_focus(root, seen)
 
-    def _at_focus(self, shape: _Shape, seen: set[rdflib.term.Node]) -> None:
+    def _at_focus(self, shape: Shape, seen: set[rdflib.term.Node]) -> None:
         """A shape whose focus is the focus node itself (a root, or nested on it)."""
         if shape.node in seen:
             return
@@ -158,13 +158,13 @@ class Reach:
             for component, parameter in prop.constraints:
                 if component == "class":
                     self.class_checked.update(predicates)
-                elif component in _NESTING:
+                elif component in NESTING:
                     self.value_shaped.update(predicates)
                     for nested in _shapes_in(parameter):
                         _at_value(nested, set())
         if shape.path is None:
             for component, parameter in shape.constraints:
-                if component in _NESTING:
+                if component in NESTING:
                     for nested in _shapes_in(parameter):
                         self._at_focus(nested, seen)
         for constraint in shape.sparql:
@@ -210,7 +210,7 @@ class Reach:
         return {node for node in found if not isinstance(node, ox.Literal)}
 
 
-def _at_value(shape: _Shape, seen: set[rdflib.term.Node]) -> None:
+def _at_value(shape: Shape, seen: set[rdflib.term.Node]) -> None:
     """A shape applied to a focus node's values: it may read their own values only."""
     if shape.node in seen:
         return
@@ -219,22 +219,22 @@ def _at_value(shape: _Shape, seen: set[rdflib.term.Node]) -> None:
         raise Unsupported(f"{shape.node}: a SPARQL constraint on a value")
     for prop in [shape] if shape.path is not None else shape.properties:
         _plain(prop)
-        if any(c == "class" or c in _NESTING for c, _ in prop.constraints):
+        if any(c == "class" or c in NESTING for c, _ in prop.constraints):
             raise Unsupported(f"{prop.node}: a shape on the values of a value")
     if shape.path is None:
         for component, parameter in shape.constraints:
-            if component in _NESTING:
+            if component in NESTING:
                 for nested in _shapes_in(parameter):
                     _at_value(nested, seen)
 
 
-def _plain(shape: _Shape) -> list[ox.NamedNode]:
+def _plain(shape: Shape) -> list[ox.NamedNode]:
     if shape.path is not None and not shape.predicates:
         raise Unsupported(f"{shape.node}: a path longer than one step")
     return [ox.NamedNode(p) for p in shape.predicates]
 
 
-def _shapes_in(parameter: object) -> list[_Shape]:
+def _shapes_in(parameter: object) -> list[Shape]:
     return list(parameter) if isinstance(parameter, list) else [parameter]  # type: ignore[list-item]
 
 

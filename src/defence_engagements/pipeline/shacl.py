@@ -112,7 +112,7 @@ class Result:
 
 
 @dataclass
-class _Shape:
+class Shape:
     node: rdflib.term.Node
     severity: str
     messages: tuple[str, ...]
@@ -122,7 +122,7 @@ class _Shape:
     targets: list[str] = field(default_factory=list)  # SPARQL patterns binding ?this
     target_class: str | None = None  # the class, when its one target is sh:targetClass
     constraints: list[tuple[str, object]] = field(default_factory=list)  # (local name, …)
-    properties: list[_Shape] = field(default_factory=list)
+    properties: list[Shape] = field(default_factory=list)
     sparql: list[_SparqlConstraint] = field(default_factory=list)
 
 
@@ -146,7 +146,7 @@ class CompiledShapes:
 
     def __init__(self, shapes: rdflib.Graph) -> None:
         self.graph = shapes
-        self._shapes: dict[rdflib.term.Node, _Shape] = {}
+        self._shapes: dict[rdflib.term.Node, Shape] = {}
         roots = {
             s
             for p in (SH.targetClass, SH.targetSubjectsOf, SH.targetObjectsOf, SH.targetNode)
@@ -159,7 +159,7 @@ class CompiledShapes:
 
     # ---- reading the shapes graph ----------------------------------------------------
 
-    def _shape(self, node: rdflib.term.Node) -> _Shape:
+    def _shape(self, node: rdflib.term.Node) -> Shape:
         if node in self._shapes:
             return self._shapes[node]
         g = self.graph
@@ -168,7 +168,7 @@ class CompiledShapes:
                 raise Unsupported(f"{node}: {predicate} is not supported")
         if g.value(node, SH.deactivated) is not None:
             raise Unsupported(f"{node}: sh:deactivated")
-        shape = _Shape(
+        shape = Shape(
             node=node,
             severity=str(g.value(node, SH.severity) or SH.Violation),
             messages=tuple(sorted(str(m) for m in g.objects(node, SH.message))),
@@ -259,7 +259,7 @@ class CompiledShapes:
             return tuple(str(m) for m in members)
         return ()
 
-    def _sparql(self, node: rdflib.term.Node, owner: _Shape) -> _SparqlConstraint:
+    def _sparql(self, node: rdflib.term.Node, owner: Shape) -> _SparqlConstraint:
         g = self.graph
         for predicate in set(g.predicates(node, None)):
             if predicate not in _SPARQL_CONSTRAINT_KEYS:
@@ -359,7 +359,7 @@ def _regex(pattern: str, flags: str) -> re.Pattern[str]:
 
 
 _PLAIN_IRI = re.compile(r"<[^<>\s]*>")
-_NESTING = ("node", "not", "and", "or", "xone")  # constraints that refer to shapes
+NESTING = ("node", "not", "and", "or", "xone")  # constraints that refer to shapes
 _SUBJECT_OBJECT = operator.attrgetter("subject", "object")
 _RDF_TYPE = ox.NamedNode(str(RDF.type))
 _PLAIN_TERMS = (ox.NamedNode, ox.BlankNode, ox.Literal)
@@ -372,7 +372,7 @@ def _judged_anywhere(component: str, parameter: object) -> bool:
     return component in ("class", "datatype", "pattern", "minLength", "maxLength", "in")
 
 
-def _judgeable_together(shape: _Shape, within: tuple[rdflib.term.Node, ...]) -> bool:
+def _judgeable_together(shape: Shape, within: tuple[rdflib.term.Node, ...]) -> bool:
     """Whether ``shape`` (reached through sh:node and its kin) can judge nodes together.
 
     Judged together, every node meets every constraint; one by one, a node stops at
@@ -392,7 +392,7 @@ def _judgeable_together(shape: _Shape, within: tuple[rdflib.term.Node, ...]) -> 
     for component, parameter in constraints:
         if component == "disjoint" or (component == "nodeKind" and parameter not in _NODE_KINDS):
             return False
-        if component in _NESTING:
+        if component in NESTING:
             below = parameter if isinstance(parameter, list) else [parameter]
             if not all(_judgeable_together(s, (*within, shape.node)) for s in below):
                 return False
@@ -488,7 +488,7 @@ class _Run:
 
     # -- reading the store ---------------------------------------------------------------
 
-    def focus(self, shape: _Shape) -> _Focus:
+    def focus(self, shape: Shape) -> _Focus:
         """The focus nodes of a root shape (many shapes share a target)."""
         pattern = " UNION ".join(f"{{ {t} }}" for t in shape.targets)
         if self._only is not None:
@@ -645,7 +645,7 @@ class _Run:
 
     # -- every focus node of a shape at once ---------------------------------------------
 
-    def node_shape_results(self, shape: _Shape, focus: _Focus) -> list[Result]:
+    def node_shape_results(self, shape: Shape, focus: _Focus) -> list[Result]:
         """Results of the node-level constraints of ``shape`` on its focus nodes."""
         failing: set[ox.Term] = set()
         for component, parameter in shape.constraints:
@@ -659,7 +659,7 @@ class _Run:
             for result in self.node_results(shape, node)
         ]
 
-    def property_shape_results(self, shape: _Shape, focus: _Focus) -> list[Result]:
+    def property_shape_results(self, shape: Shape, focus: _Focus) -> list[Result]:
         """Results of the property shape ``shape`` on the focus nodes."""
         table = self.values_of(focus, shape.path_sparql, shape.predicates)
         flagged = self._flagged(shape, focus, table)
@@ -673,7 +673,7 @@ class _Run:
         ]
 
     def _flagged(
-        self, shape: _Shape, focus: _Focus, table: dict[ox.Term, list[ox.Term]]
+        self, shape: Shape, focus: _Focus, table: dict[ox.Term, list[ox.Term]]
     ) -> set[ox.Term]:
         """The focus nodes that fail some constraint of a property shape."""
         members = focus.members
@@ -738,7 +738,7 @@ class _Run:
                 for value in values
                 if isinstance(value, ox.BlankNode) or len(value.value) < parameter  # type: ignore[operator]
             }
-        if component in _NESTING and self._judged_together(parameter):
+        if component in NESTING and self._judged_together(parameter):
             return self._failing_nested(component, parameter, set(values))
         return {value for value in values if not self._verdict(component, parameter, value)[0]}
 
@@ -760,7 +760,7 @@ class _Run:
             return self._nonconforming(parameter, nodes)  # type: ignore[arg-type]
         if component == "not":
             return nodes - self._nonconforming(parameter, nodes)  # type: ignore[arg-type]
-        members: list[_Shape] = parameter  # type: ignore[assignment]
+        members: list[Shape] = parameter  # type: ignore[assignment]
         if component == "and":
             failing: set[ox.Term] = set()
             for member in members:
@@ -776,7 +776,7 @@ class _Run:
             conforming.update(nodes - self._nonconforming(member, nodes))
         return {node for node in nodes if conforming[node] != 1}
 
-    def _nonconforming(self, shape: _Shape, nodes: set[ox.Term]) -> set[ox.Term]:
+    def _nonconforming(self, shape: Shape, nodes: set[ox.Term]) -> set[ox.Term]:
         """The nodes that do not conform to ``shape``, each judged as its focus node."""
         if not nodes:
             return set()
@@ -813,7 +813,7 @@ class _Run:
 
     # -- one focus node ----------------------------------------------------------------
 
-    def conforms(self, shape: _Shape, node: ox.Term) -> bool:
+    def conforms(self, shape: Shape, node: ox.Term) -> bool:
         key = (shape.node, node)
         if key in self._nested:
             return not self._nested[key]
@@ -822,14 +822,14 @@ class _Run:
             verdict = self._conforms[key] = not next(self._all_results(shape, node), None)
         return verdict
 
-    def nested_results(self, shape: _Shape, node: ox.Term) -> list[Result]:
+    def nested_results(self, shape: Shape, node: ox.Term) -> list[Result]:
         key = (shape.node, node)
         found = self._nested.get(key)
         if found is None:
             found = self._nested[key] = list(self._all_results(shape, node))
         return found
 
-    def _all_results(self, shape: _Shape, node: ox.Term) -> Iterator[Result]:
+    def _all_results(self, shape: Shape, node: ox.Term) -> Iterator[Result]:
         """Every result of ``node`` against ``shape``, as when it is a focus node."""
         if shape.path is not None:
             yield from self.property_results(
@@ -846,7 +846,7 @@ class _Run:
                 raise Unsupported("a SPARQL constraint on a blank node reached through a shape")
             yield from self.sparql_results(shape, constraint, f"VALUES ?this {{ {node} }}")
 
-    def node_results(self, shape: _Shape, node: ox.Term) -> list[Result]:
+    def node_results(self, shape: Shape, node: ox.Term) -> list[Result]:
         """Results of the node-level constraints of ``shape`` on ``node`` (value = node)."""
         return [
             result
@@ -854,7 +854,7 @@ class _Run:
             for result in self._check(shape, node, node, component, parameter)
         ]
 
-    def property_results(self, shape: _Shape, node: ox.Term, values: list[ox.Term]) -> list[Result]:
+    def property_results(self, shape: Shape, node: ox.Term, values: list[ox.Term]) -> list[Result]:
         results: list[Result] = []
         for component, parameter in shape.constraints:
             if component == "minCount" and len(values) < parameter:  # type: ignore[operator]
@@ -876,7 +876,7 @@ class _Run:
 
     def _check(
         self,
-        shape: _Shape,
+        shape: Shape,
         focus: ox.Term,
         checked: ox.Term,
         component: str,
@@ -926,7 +926,7 @@ class _Run:
 
     def _result(
         self,
-        shape: _Shape,
+        shape: Shape,
         focus: ox.Term,
         value: ox.Term | None,
         component: str,
@@ -944,7 +944,7 @@ class _Run:
         )
 
     def sparql_results(
-        self, shape: _Shape, constraint: _SparqlConstraint, pattern: str
+        self, shape: Shape, constraint: _SparqlConstraint, pattern: str
     ) -> list[Result]:
         query = constraint.prefixes + constraint.select.replace("{TARGET}", f"{{ {pattern} }}")
         results = []
