@@ -22,7 +22,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -579,11 +579,8 @@ def _rebuild(job: _Job, revision: rebuild.Plan) -> BuildResult | None:
         change = rebuild.change_in(store, revision)
         # The dumps of the data graph alone need nothing the steps below make: patched
         # by the workers meanwhile (more than half the dumps' work at 100,000).
-        workers = (
-            dumps.kept_workers()
-            if _dumps_in_workers(revision.last.data, revision.last.inferred)
-            else None
-        )
+        last_graphs = (revision.last.data, revision.last.inferred)
+        workers = dumps.kept_workers() if _dumps_in_workers(last_graphs) else None
         data_file = rebuild.patch_data_file(revision, change, work / "data.nt")
         last_written = _read_parts(last_root)
         early = dumps.DumpWriter(
@@ -953,23 +950,29 @@ def _read_findings(root: Path, strict: bool) -> list[Finding]:
     return findings
 
 
-def _dumps_in_workers(data: GraphFile, inferred: GraphFile) -> bool:
+def _dumps_in_workers(graphs: Iterable[GraphFile]) -> bool:
     """Whether a rebuild from these graphs has its dumps patched by the kept workers."""
-    return data.size + inferred.size > dumps.PARALLEL_DUMPS_BYTES
+    return sum(graph.size for graph in graphs) > dumps.PARALLEL_DUMPS_BYTES
 
 
 def start_rebuild_workers(settings: Settings, result: BuildResult) -> None:
     """Start the dump workers a rebuild from ``result`` would start first, if it would:
     a process that builds again (``engagements watch``) does it after a build, so the
     next edit does not wait for them (~0.9 s of its first rebuild at 100,000)."""
-    cache_dir = cache_root(settings.build_path)
-    reasoning, asserted = (result.manifest.get(k) for k in ("reasoning_key", "asserted_key"))
+    graphs = _cached_graphs(cache_root(settings.build_path), result.manifest)
+    if graphs is not None and _dumps_in_workers(graphs):
+        dumps.kept_workers()
+
+
+def _cached_graphs(cache_dir: Path, manifest: dict[str, Any]) -> tuple[GraphFile, GraphFile] | None:
+    """The inferred and data graphs' files of the build ``manifest`` tells of, as the
+    caches keep them; None when they are not there."""
+    reasoning, asserted = manifest.get("reasoning_key"), manifest.get("asserted_key")
     if not isinstance(reasoning, str) or not isinstance(asserted, str):
-        return
+        return None
     inferred = ReasoningCache(cache_dir).get(reasoning)
     data = AssertedCache(cache_dir).get(asserted)
-    if inferred is not None and data is not None and _dumps_in_workers(data, inferred):
-        dumps.kept_workers()
+    return None if inferred is None or data is None else (inferred, data)
 
 
 def _revision_plan(
@@ -988,16 +991,15 @@ def _revision_plan(
         previous = read_manifest(root)
     except StoreUnavailableError:
         return None
-    reasoning, asserted = previous.get("reasoning_key"), previous.get("asserted_key")
     if previous.get("pipeline") != fingerprint(settings):
         return None
-    if not isinstance(reasoning, str) or not isinstance(asserted, str):
-        return None
     cache_dir = cache_root(settings.build_path)
-    inferred = ReasoningCache(cache_dir).get(reasoning)
-    data = AssertedCache(cache_dir).get(asserted)
-    duplicates = AssertedCache(cache_dir).duplicates(asserted)
-    if inferred is None or data is None or duplicates is None:
+    graphs = _cached_graphs(cache_dir, previous)
+    if graphs is None:
+        return None
+    inferred, data = graphs
+    duplicates = AssertedCache(cache_dir).duplicates(previous["asserted_key"])
+    if duplicates is None:
         return None
     return rebuild.plan(
         previous,
