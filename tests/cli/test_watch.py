@@ -8,8 +8,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import IO
 
 import pytest
 from pipeline_support import tree_env
@@ -34,6 +36,26 @@ def watcher(tree: Settings) -> Iterator[subprocess.Popen[str]]:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+class _Reader:
+    """A pipe's lines, read by a thread as they come."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        assert stream is not None
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in iter(stream.readline, ""):
+            self.lines.append(line)
+
+    def text(self, *, wait: float = 0) -> str:
+        """What was read so far; with ``wait``, once the pipe closed (or that many s)."""
+        if wait:
+            self._thread.join(wait)
+        return "".join(self.lines)
 
 
 def _until(condition: Callable[[], bool], what: str, seconds: float = 60) -> None:
@@ -69,6 +91,9 @@ def _published(tree: Settings, name: str, body: bytes | None) -> Callable[[], bo
 def test_watch_rebuilds_as_files_change_and_stops_on_ctrl_c(
     tree: Settings, watcher: subprocess.Popen[str]
 ) -> None:
+    # Read as they come: a build is published before the watcher reports it, so Ctrl-C
+    # is sent only once every build has been reported.
+    stdout, stderr = _Reader(watcher.stdout), _Reader(watcher.stderr)
     engagements = tree.data_path / "engagements"
     second = engagements / "second-meeting.ttl"
     _until(_published(tree, "data/engagements/second-meeting.ttl", second.read_bytes()), "built")
@@ -102,8 +127,10 @@ def test_watch_rebuilds_as_files_change_and_stops_on_ctrl_c(
     _until(_published(tree, "data/engagements/2026/copy.ttl", None), "removed")
     assert _manifest(tree)["files"]["data"] == 4  # type: ignore[index]
 
+    _until(lambda: stdout.text().count("built ") >= 4, "every build reported")
     watcher.send_signal(signal.SIGINT)
-    out, err = watcher.communicate(timeout=30)
+    watcher.wait(timeout=30)
+    out, err = stdout.text(wait=30), stderr.text(wait=30)
     assert watcher.returncode == 0, err
     assert "Traceback" not in err
     assert "broken.ttl:2" in err  # the parse error, at its line
@@ -147,7 +174,6 @@ def test_the_listing_kept_by_events_is_the_listing_made_anew(tree: Settings) -> 
 def test_an_edit_made_while_the_first_build_runs_is_built_next(tree: Settings) -> None:
     """The watch is in place before the files are listed: an edit made during the
     first build (here, as its validation starts) comes as the next batch."""
-    import threading
 
     from defence_engagements.pipeline.watch import watch_sources
 
@@ -210,7 +236,6 @@ def test_after_a_build_the_watch_starts_the_workers_a_rebuild_will_want(
 ) -> None:
     """The dump workers a rebuild patches big dumps in are started once a build is
     handed over, not by the next edit's rebuild; for small graphs, none."""
-    import threading
 
     from defence_engagements.pipeline import dumps
     from defence_engagements.pipeline.watch import watch_sources
